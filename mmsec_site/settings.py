@@ -1,0 +1,254 @@
+"""Django settings for mmsec: every deploy-time value comes from ``MMSEC_*`` environment variables.
+
+Without ``DATABASE_URL`` / ``REDIS_URL`` the site uses the embedded PostgreSQL
+and Redis that ``make run`` starts (``mmsec_site.embedded``); production sets both.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlparse
+
+from django.core.exceptions import ImproperlyConfigured
+
+from mmsec_site import embedded
+from mmsec_site.env import env_bool, env_int, env_list, env_secret, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = embedded.default_var_dir()
+SERVICES = embedded.paths(VAR_DIR)
+
+# --------------------------------------------------------------------------- core
+
+DEBUG = env_bool("MMSEC_DEBUG", False)
+
+
+def _secret_key() -> str:
+    key = env_secret("MMSEC_SECRET_KEY")
+    if key:
+        return key
+    if env_bool("MMSEC_PRODUCTION", False):
+        raise ImproperlyConfigured("MMSEC_SECRET_KEY (or MMSEC_SECRET_KEY_FILE) must be set in production")
+    # Development: one random key per var dir, kept so sessions survive restarts.
+    path = VAR_DIR / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(50)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key)
+        return key
+
+
+SECRET_KEY = _secret_key()
+ALLOWED_HOSTS = env_list("MMSEC_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("MMSEC_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "retrieval",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "retrieval.middleware.SecurityHeadersMiddleware",
+]
+
+ROOT_URLCONF = "mmsec_site.urls"
+WSGI_APPLICATION = "mmsec_site.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --------------------------------------------------------------------------- database
+
+
+def _database_from_url(url: str) -> dict[str, object]:
+    parsed = urlparse(url)
+    if parsed.scheme not in ("postgres", "postgresql", "pgsql"):
+        raise ImproperlyConfigured(f"DATABASE_URL must be a postgresql:// URL (got scheme {parsed.scheme!r})")
+    query = parse_qs(parsed.query)
+    host = unquote(parsed.hostname or "") or query.get("host", [""])[0]
+    options = {k: v[0] for k, v in query.items() if k != "host"}
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": unquote(parsed.path.lstrip("/")) or "postgres",
+        "USER": unquote(parsed.username or ""),
+        "PASSWORD": unquote(parsed.password or env_secret("MMSEC_DATABASE_PASSWORD")),
+        "HOST": host,
+        "PORT": str(parsed.port or ""),
+        "OPTIONS": options,
+    }
+
+
+_database_url = env_secret("DATABASE_URL")
+DATABASES = {"default": _database_from_url(_database_url) if _database_url else embedded.database_settings(SERVICES)}
+DATABASES["default"]["CONN_MAX_AGE"] = env_int("MMSEC_DB_CONN_MAX_AGE", 0)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if os.environ.get("MMSEC_DATABASE_NAME"):  # a worker pointed at a test database
+    DATABASES["default"]["NAME"] = os.environ["MMSEC_DATABASE_NAME"]
+DATABASES["default"].setdefault("TEST", {})["NAME"] = env_str("MMSEC_TEST_DATABASE_NAME", "test_mmsec")
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --------------------------------------------------------------------------- auth
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "case-list"
+LOGOUT_REDIRECT_URL = "login"
+
+# --------------------------------------------------------------------------- i18n, static
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("MMSEC_TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise expects it even when serving from finders
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+
+# --------------------------------------------------------------------------- evidence storage and uploads
+
+#: Originals are stored once, addressed by SHA-256, never modified.
+MMSEC_STORAGE_DIR = Path(env_str("MMSEC_STORAGE_DIR", str(VAR_DIR / "storage"))).resolve()
+MMSEC_MAX_UPLOAD_BYTES = env_int("MMSEC_MAX_UPLOAD_BYTES", 2 * 1024**3)
+MMSEC_MODEL_DIR = Path(env_str("MMSEC_MODEL_DIR", str(VAR_DIR / "models"))).resolve()
+FILE_UPLOAD_HANDLERS = ["retrieval.uploads.HashingUploadHandler"]
+FILE_UPLOAD_MAX_MEMORY_SIZE = 0  # never buffer uploads in memory
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+DATA_UPLOAD_MAX_NUMBER_FILES = 500
+FILE_UPLOAD_PERMISSIONS = 0o640
+
+# --------------------------------------------------------------------------- celery
+
+_redis_url = env_secret("REDIS_URL")
+CELERY_BROKER_URL = _redis_url or embedded.redis_url(SERVICES, env_int("MMSEC_REDIS_DB", 0))
+CELERY_RESULT_BACKEND = None  # state lives in ProcessingJob rows, not in Redis results
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_TIME_LIMIT = env_int("MMSEC_TASK_TIME_LIMIT", 3600)
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("MMSEC_TASK_SOFT_TIME_LIMIT", 3300)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 3600}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_TASK_ALWAYS_EAGER = env_bool("MMSEC_TASKS_EAGER", False)
+CELERY_BEAT_SCHEDULE = {
+    "reconcile-jobs": {"task": "mmsec.retrieval.reconcile_jobs", "schedule": 60.0},
+}
+#: A job queued or running for longer than this without progress is re-enqueued by the reconciler.
+MMSEC_JOB_STALE_SECONDS = env_int("MMSEC_JOB_STALE_SECONDS", 900)
+MMSEC_JOB_MAX_ATTEMPTS = env_int("MMSEC_JOB_MAX_ATTEMPTS", 5)
+
+# --------------------------------------------------------------------------- plugins
+
+#: Deploy-time plugin overrides (paths, device): {"face": {"device": "cuda"}}; admin settings override tunables.
+MMSEC_PLUGINS_CONFIG: dict[str, dict[str, object]] = {}
+MMSEC_VIDEO_FRAME_INTERVAL_S = float(env_str("MMSEC_VIDEO_FRAME_INTERVAL_S", "1.0"))
+
+# --------------------------------------------------------------------------- API
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "retrieval.api.pagination.DefaultPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env_str("MMSEC_THROTTLE_ANON", "60/min"),
+        "user": env_str("MMSEC_THROTTLE_USER", "6000/min"),
+    },
+    "EXCEPTION_HANDLER": "retrieval.api.errors.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "mmsec API",
+    "DESCRIPTION": "Cases, evidence media, processing status and audit trail.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",  # served locally: no CDN
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --------------------------------------------------------------------------- security
+
+_production = env_bool("MMSEC_PRODUCTION", False)
+SESSION_COOKIE_SECURE = env_bool("MMSEC_SECURE_COOKIES", _production)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = False  # the upload page's JavaScript reads it for XHR uploads
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SECURE_SSL_REDIRECT = env_bool("MMSEC_SSL_REDIRECT", _production)
+SECURE_HSTS_SECONDS = env_int("MMSEC_HSTS_SECONDS", 31536000 if _production else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _production
+SECURE_HSTS_PRELOAD = _production
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("MMSEC_BEHIND_PROXY", False) else None
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("MMSEC_LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+EMAIL_BACKEND = env_str("MMSEC_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env_str("MMSEC_FROM_EMAIL", "mmsec@localhost")

@@ -1,0 +1,1 @@
+"""First-party model plugins, one package each; registered under the ``mmsec.plugins`` entry-point group."""

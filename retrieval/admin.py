@@ -1,0 +1,118 @@
+"""Django admin: users (built in), plugins and model versions, worker health, audit trail (read-only).
+
+Case evidence is deliberately not editable here: administering the platform
+does not grant access to cases (see ``Case.objects.visible_to``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
+
+from retrieval.models import AuditEvent, EmbeddingSpace, ModelVersion, PluginConfiguration, ReprocessRun, WorkerStatus
+from retrieval.services import plugins as plugin_services
+
+
+@admin.register(PluginConfiguration)
+class PluginConfigurationAdmin(admin.ModelAdmin):
+    list_display = ("name", "enabled", "installed", "installed_version", "active_model_version", "queue",
+                    "batch_size", "device", "load_error")
+    list_filter = ("enabled", "installed")
+    readonly_fields = ("name", "installed", "installed_version", "code_model_version", "api_version", "media_kinds",
+                       "description", "load_error", "last_seen_at", "active_model_version")
+    fields = ("enabled", "settings", "queue", "batch_size", "device", *readonly_fields)
+    actions = ["enable", "disable", "reprocess_all"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # rows come from installed plugins (sync_plugins)
+
+    def save_model(self, request: HttpRequest, obj: PluginConfiguration, form: Any, change: bool) -> None:
+        try:
+            plugin_services.update_configuration(actor=request.user, config=obj, request=request,
+                                                 settings=obj.settings, batch_size=obj.batch_size, queue=obj.queue,
+                                                 device=obj.device, enabled=obj.enabled)
+        except ValidationError as exc:
+            self.message_user(request, f"Not saved: {'; '.join(exc.messages)}", messages.ERROR)
+
+    @admin.action(description="Enable selected plugins")
+    def enable(self, request: HttpRequest, queryset: Any) -> None:
+        for config in queryset:
+            try:
+                plugin_services.update_configuration(actor=request.user, config=config, enabled=True, request=request)
+            except ValidationError as exc:
+                self.message_user(request, f"{config.name}: {'; '.join(exc.messages)}", messages.ERROR)
+
+    @admin.action(description="Disable selected plugins (stops new work)")
+    def disable(self, request: HttpRequest, queryset: Any) -> None:
+        for config in queryset:
+            plugin_services.update_configuration(actor=request.user, config=config, enabled=False, request=request)
+
+    @admin.action(description="Reprocess all media with the active model version")
+    def reprocess_all(self, request: HttpRequest, queryset: Any) -> None:
+        for config in queryset:
+            run = plugin_services.start_reprocess(actor=request.user, plugin=config.name,
+                                                  version=config.active_model_version, request=request)
+            self.message_user(request, f"{config.name}: reprocessing {run.total} item(s)")
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(admin.ModelAdmin):
+    list_display = ("plugin", "version", "weights_path", "created_at", "created_by")
+    readonly_fields = ("plugin", "version", "weights_path", "artifacts", "created_by", "created_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # use `manage.py register_model_version` (hashes and checks the files)
+
+
+@admin.register(EmbeddingSpace)
+class EmbeddingSpaceAdmin(admin.ModelAdmin):
+    list_display = ("plugin", "name", "model_version", "dim", "distance", "state", "index_ready", "created_at")
+    list_filter = ("plugin", "state")
+    readonly_fields = [f.name for f in EmbeddingSpace._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(ReprocessRun)
+class ReprocessRunAdmin(admin.ModelAdmin):
+    list_display = ("plugin", "model_version", "case", "total", "progress", "state", "created_at", "finished_at")
+    readonly_fields = ("plugin", "model_version", "case", "total", "state", "created_by", "created_at", "finished_at")
+
+    @admin.display(description="Progress")
+    def progress(self, run: ReprocessRun) -> str:
+        p = plugin_services.reprocess_progress(run)
+        return f"{p['done']} / {p['total']}"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(WorkerStatus)
+class WorkerStatusAdmin(admin.ModelAdmin):
+    list_display = ("plugin", "model_version", "hostname", "pid", "device", "rss_mb", "gpu_mem_mb",
+                    "items_processed", "items_per_s", "loaded_at", "last_seen_at")
+    readonly_fields = [f.name for f in WorkerStatus._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    list_display = ("time", "actor_name", "action", "target_type", "target_id", "case_id", "ip")
+    list_filter = ("action",)
+    search_fields = ("actor_name", "action", "target_id")
+    readonly_fields = [f.name for f in AuditEvent._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,0 +1,14 @@
+"""App configuration: registers system checks; never loads models or touches the database."""
+
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class RetrievalConfig(AppConfig):
+    name = "retrieval"
+    verbose_name = "Evidence retrieval"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from retrieval import checks, signals  # noqa: F401  (registers checks and post_migrate hooks)

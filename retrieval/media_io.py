@@ -1,0 +1,402 @@
+"""Safe, streaming decoders for evidence files (no Django, no system libraries).
+
+Everything that opens user-supplied media goes through here, so that limits
+(pixel counts, durations, memory) are enforced in one place and every failure
+becomes a ``DecodeError`` with a readable message instead of a crash.
+
+Public surface: ``DecodeError``, ``sniff``, ``read_image``, ``iter_audio``,
+``read_audio``, ``probe_image``, ``probe_av``, ``iter_video_frames``,
+``extract_audio_track``. Plugins use these through ``retrieval.plugin_api``.
+"""
+
+from __future__ import annotations
+
+import io
+import wave
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+#: Images larger than this are refused before their pixels are decoded (decompression bombs).
+MAX_IMAGE_PIXELS = 80_000_000
+#: Longest audio/video accepted (seconds): 24 h.
+MAX_DURATION_S = 24 * 3600.0
+
+
+class DecodeError(Exception):
+    """The file cannot be decoded; the message is shown to the user as is."""
+
+
+@dataclass(frozen=True, slots=True)
+class Sniffed:
+    """What a file really is, judged from its bytes, not its name."""
+
+    kind: str  # "image" | "audio" | "video" | "unknown"
+    mime: str
+
+
+# (offset, magic, kind, mime). Order matters: more specific first.
+_SIGNATURES: tuple[tuple[int, bytes, str, str], ...] = (
+    (0, b"\x89PNG\r\n\x1a\n", "image", "image/png"),
+    (0, b"\xff\xd8\xff", "image", "image/jpeg"),
+    (0, b"GIF87a", "image", "image/gif"),
+    (0, b"GIF89a", "image", "image/gif"),
+    (0, b"BM", "image", "image/bmp"),
+    (0, b"II*\x00", "image", "image/tiff"),
+    (0, b"MM\x00*", "image", "image/tiff"),
+    (0, b"fLaC", "audio", "audio/flac"),
+    (0, b"ID3", "audio", "audio/mpeg"),
+    (0, b"\x1a\x45\xdf\xa3", "video", "video/webm"),
+)
+
+
+def sniff(path: Path) -> Sniffed:
+    """Classify a file by its leading bytes (and a container probe for ambiguous ones)."""
+    with open(path, "rb") as fh:
+        head = fh.read(64)
+    if not head:
+        return Sniffed("unknown", "application/x-empty")
+    for offset, magic, kind, mime in _SIGNATURES:
+        if head[offset : offset + len(magic)] == magic:
+            if mime == "video/webm":
+                return _sniff_av(path, default=Sniffed("video", mime))
+            return Sniffed(kind, mime)
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return Sniffed("audio", "audio/wav")
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return Sniffed("image", "image/webp")
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return _sniff_av(path, default=Sniffed("video", "video/x-msvideo"))
+    if head[:4] == b"OggS":
+        return _sniff_av(path, default=Sniffed("audio", "audio/ogg"))
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand in (b"M4A ", b"M4B "):
+            return Sniffed("audio", "audio/mp4")
+        return _sniff_av(path, default=Sniffed("video", "video/mp4"))
+    if len(head) >= 2 and head[0] == 0xFF and (head[1] & 0xE0) == 0xE0:
+        return Sniffed("audio", "audio/mpeg")
+    return Sniffed("unknown", "application/octet-stream")
+
+
+def _sniff_av(path: Path, default: Sniffed) -> Sniffed:
+    """Containers that hold either audio or video: look at their streams."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            if container.streams.video and any(
+                not _is_cover_art(s) for s in container.streams.video
+            ):
+                return Sniffed("video", default.mime.replace("audio/", "video/"))
+            if container.streams.audio:
+                return Sniffed("audio", default.mime.replace("video/", "audio/"))
+    except Exception:  # noqa: BLE001 - any decoder failure means "not what it claims"
+        return default
+    return default
+
+
+def _is_cover_art(stream: Any) -> bool:
+    return bool(getattr(stream, "disposition", 0) and "attached_pic" in str(stream.disposition).lower())
+
+
+def _clean(exc: Exception, path: Path) -> str:
+    """Exception text without the server-side path (it would leak storage layout to users)."""
+    return f"{exc.__class__.__name__}: {exc}".replace(str(path), "<file>")
+
+
+# --------------------------------------------------------------------------- images
+
+
+def _open_pil(path: Path) -> Any:
+    from PIL import Image
+
+    Image.MAX_IMAGE_PIXELS = None  # we check ourselves, with a clear message
+    try:
+        img = Image.open(path)
+    except Exception as exc:  # noqa: BLE001
+        raise DecodeError(f"not a readable image ({exc.__class__.__name__})") from exc
+    width, height = img.size
+    if width <= 0 or height <= 0:
+        raise DecodeError("image has no pixels")
+    if width * height > MAX_IMAGE_PIXELS:
+        raise DecodeError(
+            f"image is {width}x{height} pixels, above the limit of {MAX_IMAGE_PIXELS:,} pixels"
+        )
+    return img
+
+
+def probe_image(path: Path) -> dict[str, Any]:
+    """Width, height (after EXIF rotation), format and frame count; decodes the pixels once to catch corruption."""
+    img = _open_pil(path)
+    with img:
+        width, height = img.size
+        frames = 1
+        try:
+            frames = int(getattr(img, "n_frames", 1))
+            img.seek(0)
+            orientation = img.getexif().get(0x0112, 1)
+        except Exception:  # noqa: BLE001 - broken EXIF or frame table: treat as a plain single image
+            orientation = 1
+        if orientation in (5, 6, 7, 8):
+            width, height = height, width
+        try:
+            img.load()
+        except Exception as exc:  # noqa: BLE001
+            raise DecodeError(f"corrupt or truncated image data ({exc})") from exc
+        return {"width": width, "height": height, "codec": (img.format or "").lower(), "frames": frames}
+
+
+def read_image(path: Path, max_side: int | None = None) -> NDArray[np.uint8]:
+    """Decode an image to an RGB ``uint8`` array (H, W, 3), EXIF rotation applied.
+
+    Handles grayscale, palette, CMYK, 16-bit and alpha (composited on white);
+    animated images give their first frame. ``max_side`` downsizes large images.
+    """
+    from PIL import Image, ImageOps
+
+    img = _open_pil(path)
+    try:
+        with img:
+            img.seek(0)
+            img.load()
+            img = ImageOps.exif_transpose(img)
+            if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+                arr = np.asarray(img, dtype=np.float32)
+                hi = float(arr.max()) or 1.0
+                img = Image.fromarray((arr * (255.0 / hi)).clip(0, 255).astype(np.uint8), "L")
+            if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+                img = img.convert("RGBA")
+                background = Image.new("RGBA", img.size, (255, 255, 255, 255))
+                img = Image.alpha_composite(background, img)
+            img = img.convert("RGB")
+            if max_side and max(img.size) > max_side:
+                img.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
+            return np.asarray(img, dtype=np.uint8).copy()
+    except DecodeError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise DecodeError(f"corrupt image data ({exc.__class__.__name__}: {exc})") from exc
+
+
+# --------------------------------------------------------------------------- audio / video
+
+
+def probe_av(path: Path) -> dict[str, Any]:
+    """Duration, sample rate, channels, codec, and for video width/height/fps."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            info: dict[str, Any] = {}
+            duration = float(container.duration) / 1_000_000 if container.duration else None
+            video = [s for s in container.streams.video if not _is_cover_art(s)]
+            if video:
+                vs = video[0]
+                info.update(
+                    width=vs.codec_context.width,
+                    height=vs.codec_context.height,
+                    codec=vs.codec_context.name,
+                    fps=float(vs.average_rate) if vs.average_rate else None,
+                )
+                if duration is None and vs.duration and vs.time_base:
+                    duration = float(vs.duration * vs.time_base)
+            if container.streams.audio:
+                aus = container.streams.audio[0]
+                info.setdefault("codec", aus.codec_context.name)
+                info["audio_codec"] = aus.codec_context.name
+                info["sample_rate"] = aus.codec_context.sample_rate
+                info["channels"] = aus.codec_context.channels
+                if duration is None and aus.duration and aus.time_base:
+                    duration = float(aus.duration * aus.time_base)
+            if not video and not container.streams.audio:
+                raise DecodeError("no audio or video stream in the container")
+            if duration is None:
+                duration = _measure_duration(container)
+            info["duration_s"] = duration
+    except DecodeError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise DecodeError(f"not a readable audio/video file ({_clean(exc, path)})") from exc
+    if info.get("duration_s") is not None and info["duration_s"] > MAX_DURATION_S:
+        raise DecodeError(f"duration {info['duration_s']:.0f} s is above the limit of {MAX_DURATION_S:.0f} s")
+    return info
+
+
+def _measure_duration(container: Any) -> float | None:
+    """Some streams (raw ADTS, broken headers) have no duration: count decoded samples."""
+    if not container.streams.audio:
+        return None
+    total = 0
+    rate = container.streams.audio[0].codec_context.sample_rate or 1
+    for frame in container.decode(audio=0):
+        total += frame.samples
+        if total / rate > MAX_DURATION_S:
+            break
+    return total / rate
+
+
+def iter_audio(
+    path: Path, sample_rate: int = 16_000, chunk_s: float = 30.0, stream_index: int = 0
+) -> Iterator[tuple[float, NDArray[np.float32]]]:
+    """Stream an audio (or video's audio) track as mono float32 chunks at ``sample_rate``.
+
+    Yields ``(start_s, samples)``; memory stays bounded by ``chunk_s`` whatever
+    the file length. Raises ``DecodeError`` if the file has no decodable audio.
+    """
+    import av
+
+    chunk_len = max(1, int(round(chunk_s * sample_rate)))
+    buf: list[NDArray[np.float32]] = []
+    buffered = 0
+    emitted = 0
+    try:
+        container = av.open(str(path))
+    except Exception as exc:  # noqa: BLE001
+        raise DecodeError(f"not a readable audio file ({_clean(exc, path)})") from exc
+    with container:
+        if not container.streams.audio:
+            raise DecodeError("the file has no audio track")
+        stream = container.streams.audio[stream_index]
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+        try:
+            for packet in container.demux(stream):
+                try:
+                    frames = packet.decode()
+                except av.error.InvalidDataError:
+                    continue  # skip a corrupt packet, keep the rest of the recording
+                for frame in frames:
+                    for out in resampler.resample(frame):
+                        data = out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
+                        buf.append(data)
+                        buffered += data.size
+                        while buffered >= chunk_len:
+                            joined = np.concatenate(buf)
+                            yield emitted / sample_rate, joined[:chunk_len]
+                            emitted += chunk_len
+                            rest = joined[chunk_len:]
+                            buf = [rest] if rest.size else []
+                            buffered = rest.size
+                        if emitted / sample_rate > MAX_DURATION_S:
+                            raise DecodeError("audio longer than the duration limit")
+            for out in resampler.resample(None):
+                data = out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
+                buf.append(data)
+                buffered += data.size
+        except DecodeError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            if emitted == 0 and buffered == 0:
+                raise DecodeError(f"corrupt audio data ({_clean(exc, path)})") from exc
+        if buffered:
+            yield emitted / sample_rate, np.concatenate(buf)
+        elif emitted == 0:
+            raise DecodeError("the audio track decodes to no samples")
+
+
+def read_audio(path: Path, sample_rate: int = 16_000, max_s: float | None = None) -> NDArray[np.float32]:
+    """Whole (or the first ``max_s`` seconds of) an audio track as mono float32."""
+    parts: list[NDArray[np.float32]] = []
+    total = 0
+    limit = int(max_s * sample_rate) if max_s else None
+    for _, chunk in iter_audio(path, sample_rate=sample_rate, chunk_s=60.0):
+        parts.append(chunk)
+        total += chunk.size
+        if limit is not None and total >= limit:
+            break
+    audio = np.concatenate(parts) if parts else np.zeros(0, np.float32)
+    return audio[:limit] if limit is not None else audio
+
+
+def write_wav(path: Path, samples: NDArray[np.float32], sample_rate: int) -> None:
+    """Write mono float samples as 16-bit PCM WAV."""
+    pcm = (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2")
+    with wave.open(str(path), "wb") as wf:
+        wf.setnchannels(1)
+        wf.setsampwidth(2)
+        wf.setframerate(sample_rate)
+        wf.writeframes(pcm.tobytes())
+
+
+def extract_audio_track(path: Path, dest: Path, sample_rate: int = 16_000) -> float:
+    """Stream a video's audio track into a mono 16-bit WAV; returns its duration in seconds."""
+    written = 0
+    with wave.open(str(dest), "wb") as wf:
+        wf.setnchannels(1)
+        wf.setsampwidth(2)
+        wf.setframerate(sample_rate)
+        for _, chunk in iter_audio(path, sample_rate=sample_rate, chunk_s=30.0):
+            wf.writeframes((np.clip(chunk, -1.0, 1.0) * 32767.0).astype("<i2").tobytes())
+            written += chunk.size
+    return written / sample_rate
+
+
+@dataclass(frozen=True, slots=True)
+class VideoFrame:
+    """A sampled frame: its time in the video, RGB pixels, and why it was sampled."""
+
+    time_s: float
+    rgb: NDArray[np.uint8]
+    reason: str  # "interval" | "scene"
+
+
+def iter_video_frames(
+    path: Path, every_s: float = 1.0, scene_threshold: float = 0.35, max_side: int = 1280
+) -> Iterator[VideoFrame]:
+    """Sample frames every ``every_s`` seconds, plus frames where the scene changes.
+
+    A scene change is a mean absolute difference of a 32x32 grey thumbnail above
+    ``scene_threshold`` (0..1) compared with the previous decoded frame. Corrupt
+    frames are skipped, so one bad packet does not lose the rest of the video.
+    """
+    import av
+
+    try:
+        container = av.open(str(path))
+    except Exception as exc:  # noqa: BLE001
+        raise DecodeError(f"not a readable video ({_clean(exc, path)})") from exc
+    with container:
+        streams = [s for s in container.streams.video if not _is_cover_art(s)]
+        if not streams:
+            raise DecodeError("the file has no video track")
+        stream = streams[0]
+        stream.thread_type = "AUTO"
+        next_t = 0.0
+        prev_thumb: NDArray[np.float32] | None = None
+        for packet in container.demux(stream):
+            try:
+                frames = packet.decode()
+            except (av.error.InvalidDataError, ValueError):
+                continue
+            for frame in frames:
+                if frame.pts is None or frame.time is None:
+                    continue
+                t = float(frame.time)
+                if t > MAX_DURATION_S:
+                    return
+                thumb = np.asarray(
+                    frame.to_image().convert("L").resize((32, 32)), dtype=np.float32
+                ) / 255.0
+                scene = prev_thumb is not None and float(np.abs(thumb - prev_thumb).mean()) > scene_threshold
+                prev_thumb = thumb
+                if t + 1e-6 >= next_t or scene:
+                    img = frame.to_image()
+                    if max(img.size) > max_side:
+                        img.thumbnail((max_side, max_side))
+                    reason = "scene" if scene and t + 1e-6 < next_t else "interval"
+                    yield VideoFrame(t, np.asarray(img.convert("RGB"), dtype=np.uint8), reason)
+                    if t + 1e-6 >= next_t:
+                        next_t = (int(t / every_s) + 1) * every_s
+
+
+def encode_png(rgb: NDArray[np.uint8]) -> bytes:
+    """PNG bytes of an RGB array (used for frames and previews)."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.fromarray(rgb).save(out, format="PNG")
+    return out.getvalue()

@@ -1,0 +1,179 @@
+"""Server-rendered pages. Thin: look up visible objects, call a service, render.
+
+Anything outside the user's cases is a 404 (never a 403 that would confirm it exists).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from retrieval import storage
+from retrieval.forms import CaseForm, MemberForm
+from retrieval.models import AuditEvent, Case, CaseMembership, CaseRole, Finding, MediaItem, MediaStatus
+from retrieval.models.cases import WRITE_ROLES
+from retrieval.services import audit, cases
+
+MEDIA_PAGE_SIZE = 48
+
+
+def _visible_case(request: HttpRequest, pk: int) -> Case:
+    return get_object_or_404(Case.objects.visible_to(request.user), pk=pk)
+
+
+def _visible_media(request: HttpRequest, pk: int) -> MediaItem:
+    return get_object_or_404(MediaItem.objects.filter(case__in=Case.objects.visible_to(request.user)), pk=pk)
+
+
+@login_required
+def case_list(request: HttpRequest) -> HttpResponse:
+    qs = Case.objects.visible_to(request.user).annotate(
+        media_count=Count("media", distinct=True),
+        failed_count=Count("media", filter=Q(media__status=MediaStatus.FAILED), distinct=True),
+    )
+    status = request.GET.get("status", "")
+    query = request.GET.get("q", "").strip()
+    if status:
+        qs = qs.filter(status=status)
+    if query:
+        qs = qs.filter(Q(title__icontains=query) | Q(description__icontains=query))
+    page = Paginator(qs.order_by("-updated_at", "-id"), 25).get_page(request.GET.get("page"))
+    return render(request, "retrieval/case_list.html",
+                  {"page": page, "form": CaseForm(), "status": status, "q": query})
+
+
+@login_required
+@require_POST
+def case_create(request: HttpRequest) -> HttpResponse:
+    form = CaseForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "A case needs a title.")
+        return redirect("case-list")
+    case = cases.create_case(actor=request.user, request=request, **form.cleaned_data)
+    messages.success(request, f"Case “{case.title}” created. Add evidence by dropping files below.")
+    return redirect("case-detail", pk=case.pk)
+
+
+@login_required
+def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    case = _visible_case(request, pk)
+    role = case.role_of(request.user)
+    media = MediaItem.objects.filter(case=case)
+    kind = request.GET.get("kind", "")
+    if kind:
+        media = media.filter(kind=kind)
+    page = Paginator(media.order_by("-uploaded_at", "-id"), MEDIA_PAGE_SIZE).get_page(request.GET.get("page"))
+    counts = MediaItem.objects.filter(case=case).aggregate(
+        total=Count("id"), ready=Count("id", filter=Q(status=MediaStatus.READY)),
+        failed=Count("id", filter=Q(status=MediaStatus.FAILED)),
+        busy=Count("id", filter=Q(status__in=[MediaStatus.PENDING, MediaStatus.PROCESSING])),
+    )
+    members = CaseMembership.objects.filter(case=case).select_related("user").order_by("role", "user__username")
+    activity = AuditEvent.objects.filter(case_id=case.pk)[:15]
+    audit.record("case.view", actor=request.user, target=case, case_id=case.pk, request=request)
+    return render(request, "retrieval/case_detail.html", {
+        "case": case, "role": role, "can_write": role in WRITE_ROLES, "is_owner": role == CaseRole.OWNER,
+        "page": page, "counts": counts, "members": members, "activity": activity, "kind": kind,
+        "member_form": MemberForm(), "max_upload": settings.MMSEC_MAX_UPLOAD_BYTES,
+    })
+
+
+@login_required
+@require_POST
+def case_members(request: HttpRequest, pk: int) -> HttpResponse:
+    case = _visible_case(request, pk)
+    form = MemberForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give a username and a role.")
+        return redirect("case-detail", pk=pk)
+    user = get_user_model().objects.filter(username=form.cleaned_data["username"], is_active=True).first()
+    if user is None:
+        messages.error(request, "No active user with that username.")
+        return redirect("case-detail", pk=pk)
+    try:
+        if form.cleaned_data.get("remove"):
+            cases.remove_member(actor=request.user, case=case, user=user, request=request)
+            messages.success(request, f"{user.get_username()} removed from the case.")
+        else:
+            cases.set_member(actor=request.user, case=case, user=user, role=form.cleaned_data["role"],
+                             request=request)
+            messages.success(request, f"{user.get_username()} is now {form.cleaned_data['role']}.")
+    except (PermissionDenied, ValidationError) as exc:
+        messages.error(request, "; ".join(getattr(exc, "messages", [str(exc)])))
+    return redirect("case-detail", pk=pk)
+
+
+@login_required
+def case_status(request: HttpRequest, pk: int) -> JsonResponse:
+    """Live status for the case page (polled): per-item status, progress and preview availability."""
+    case = _visible_case(request, pk)
+    ids = [int(i) for i in request.GET.get("ids", "").split(",") if i.isdigit()][:200]
+    items = MediaItem.objects.filter(case=case, pk__in=ids).prefetch_related("jobs")
+    payload = []
+    for item in items:
+        jobs = list(item.jobs.all())
+        progress = sum(j.progress for j in jobs) / len(jobs) if jobs else 0.0
+        payload.append({
+            "id": item.pk, "status": item.status, "error": item.error, "kind": item.kind,
+            "has_preview": item.has_preview, "progress": round(progress, 3),
+            "steps": [{"step": j.step, "state": j.state, "error": j.error} for j in jobs],
+            "duration_s": item.duration_s, "width": item.width, "height": item.height,
+        })
+    return JsonResponse({"items": payload})
+
+
+@login_required
+def media_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    media = _visible_media(request, pk)
+    findings = Finding.objects.filter(media=media).order_by("plugin", "start_s", "id")[:500]
+    audit.record("media.view", actor=request.user, target=media, case_id=media.case_id, request=request)
+    return render(request, "retrieval/media_detail.html", {
+        "media": media, "case": media.case, "jobs": media.jobs.all(), "findings": findings,
+        "role": media.case.role_of(request.user),
+    })
+
+
+@login_required
+def media_file(request: HttpRequest, pk: int) -> FileResponse:
+    """The original file, only for members of its case; every download is audited."""
+    media = _visible_media(request, pk)
+    path = storage.object_path(media.sha256)
+    if not path.exists():
+        raise Http404("stored file is missing")
+    inline = request.GET.get("inline") == "1" and media.kind in ("image", "audio", "video")
+    audit.record("media.download" if not inline else "media.play", actor=request.user, target=media,
+                 case_id=media.case_id, request=request)
+    response = FileResponse(open(path, "rb"), as_attachment=not inline, filename=media.original_name,  # noqa: SIM115
+                            content_type=media.mime if inline else "application/octet-stream")
+    response["X-Content-SHA256"] = media.sha256
+    return response
+
+
+@login_required
+def media_preview(request: HttpRequest, pk: int) -> FileResponse:
+    media = _visible_media(request, pk)
+    path = storage.preview_path(media.pk)
+    if not media.has_preview or not path.exists():
+        raise Http404("no preview")
+    response = FileResponse(open(path, "rb"), content_type="image/png")  # noqa: SIM115
+    response["Cache-Control"] = "private, max-age=300"
+    return response
+
+
+@require_http_methods(["GET"])
+def health(request: HttpRequest) -> JsonResponse:
+    """Liveness/readiness for load balancers and docker-compose health checks."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT 1")
+    return JsonResponse({"ok": True})
+

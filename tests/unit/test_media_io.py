@@ -1,0 +1,100 @@
+"""Decoders: real files made on the fly, including broken and hostile ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from retrieval import media_io
+from tests import samples
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "kind", "mime"),
+    [
+        ("a.png", samples.png_bytes, "image", "image/png"),
+        ("a.jpg", samples.jpeg_bytes, "image", "image/jpeg"),
+        ("a.gif", samples.gif_animated_bytes, "image", "image/gif"),
+        ("a.wav", samples.wav_bytes, "audio", "audio/wav"),
+        ("a.mp3", lambda: samples.encode_audio("mp3", "libmp3lame"), "audio", "audio/mpeg"),
+        ("a.ogg", lambda: samples.encode_audio("ogg", "libopus", rate=48000), "audio", "audio/ogg"),
+        ("a.mp4", samples.mp4_bytes, "video", "video/mp4"),
+        # The extension lies: content decides.
+        ("photo.mp3", samples.png_bytes, "image", "image/png"),
+        ("song.jpg", samples.wav_bytes, "audio", "audio/wav"),
+        ("notes.jpg", lambda: b"just some text\n", "unknown", "application/octet-stream"),
+        ("empty.png", lambda: b"", "unknown", "application/x-empty"),
+    ],
+)
+def test_it_sniffs_kind_from_content_not_name(tmp_path: Path, name: str, make, kind: str, mime: str) -> None:
+    sniffed = media_io.sniff(samples.write(tmp_path, name, make()))
+    assert (sniffed.kind, sniffed.mime) == (kind, mime)
+
+
+def test_it_honours_exif_rotation(tmp_path: Path) -> None:
+    path = samples.write(tmp_path, "r.jpg", samples.jpeg_bytes(80, 40, exif_orientation=6))
+    assert media_io.probe_image(path)[("width")] == 40
+    assert media_io.read_image(path).shape == (80, 40, 3)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: samples.jpeg_bytes(mode="CMYK"), samples.png16_bytes, lambda: samples.png_bytes(mode="RGBA"),
+    lambda: samples.png_bytes(mode="L"), samples.gif_animated_bytes,
+])
+def test_it_reads_unusual_image_modes_as_rgb(tmp_path: Path, make) -> None:
+    rgb = media_io.read_image(samples.write(tmp_path, "x.img", make()))
+    assert rgb.dtype == np.uint8 and rgb.ndim == 3 and rgb.shape[2] == 3
+
+
+def test_it_refuses_decompression_bombs_before_decoding(tmp_path: Path) -> None:
+    path = samples.write(tmp_path, "bomb.png", samples.png_header_claiming(100_000, 100_000))
+    with pytest.raises(media_io.DecodeError, match="above the limit"):
+        media_io.probe_image(path)
+    with pytest.raises(media_io.DecodeError, match="above the limit"):
+        media_io.read_image(path)
+
+
+@pytest.mark.parametrize(("name", "data_fn"), [
+    ("t.jpg", lambda: samples.jpeg_bytes()[:300]),
+    ("t.png", lambda: samples.png_bytes()[:100]),
+])
+def test_it_reports_truncated_images(tmp_path: Path, name: str, data_fn) -> None:
+    with pytest.raises(media_io.DecodeError):
+        media_io.probe_image(samples.write(tmp_path, name, data_fn()))
+
+
+def test_it_reports_truncated_video_without_leaking_paths(tmp_path: Path) -> None:
+    path = samples.write(tmp_path, "t.mp4", samples.mp4_bytes()[:2000])
+    with pytest.raises(media_io.DecodeError) as info:
+        media_io.probe_av(path)
+    assert str(tmp_path) not in str(info.value)
+
+
+def test_it_streams_audio_in_bounded_chunks(tmp_path: Path) -> None:
+    path = samples.write(tmp_path, "s.wav", samples.wav_bytes(seconds=3.0, rate=44100, channels=2))
+    chunks = list(media_io.iter_audio(path, sample_rate=16000, chunk_s=1.0))
+    assert [round(start, 3) for start, _ in chunks] == [0.0, 1.0, 2.0]
+    assert all(c.size <= 16000 for _, c in chunks)
+    total = sum(c.size for _, c in chunks)
+    assert abs(total - 48000) < 200
+    assert all(c.dtype == np.float32 for _, c in chunks)
+
+
+def test_it_extracts_a_video_audio_track_and_samples_frames(tmp_path: Path) -> None:
+    path = samples.write(tmp_path, "v.mp4", samples.mp4_bytes(seconds=2.0, scene_cut_at=1.25))
+    wav = tmp_path / "track.wav"
+    duration = media_io.extract_audio_track(path, wav)
+    assert 1.8 < duration < 2.1
+    assert media_io.probe_av(wav)["sample_rate"] == 16000
+    frames = list(media_io.iter_video_frames(path, every_s=0.5))
+    times = [round(f.time_s, 2) for f in frames]
+    assert times[:4] == [0.0, 0.5, 1.0, 1.3]  # the scene cut at 1.25 s is caught between interval samples
+    assert frames[3].reason == "scene"
+
+
+def test_it_reports_missing_audio_track(tmp_path: Path) -> None:
+    path = samples.write(tmp_path, "silent.mp4", samples.mp4_bytes(with_audio=False))
+    with pytest.raises(media_io.DecodeError, match="no audio track"):
+        list(media_io.iter_audio(path))
