@@ -11,6 +11,7 @@ Public surface: ``get_registry()``, ``Registry``, ``validate_plugin_class()``,
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 from collections.abc import Iterable, Mapping
@@ -99,10 +100,23 @@ class Registry:
             log.error("plugin %s skipped: %s", name, reason)
 
 
+def _extra_entry_points() -> list[EntryPoint]:
+    """``MMSEC_EXTRA_PLUGINS="name=module:Class,..."``: plugins from a source tree without installing a package
+    (development and tests); they go through exactly the same validation as installed ones."""
+    spec = os.environ.get("MMSEC_EXTRA_PLUGINS", "")
+    result = []
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        name, _, value = part.partition("=")
+        result.append(EntryPoint(name=name.strip(), value=value.strip(), group=ENTRY_POINT_GROUP))
+    return result
+
+
 def discover(eps: Iterable[EntryPoint] | None = None) -> Registry:
     """Load every entry point of the group; never raises for a bad plugin."""
     registry = Registry()
-    for ep in eps if eps is not None else entry_points(group=ENTRY_POINT_GROUP):
+    if eps is None:
+        eps = [*entry_points(group=ENTRY_POINT_GROUP), *_extra_entry_points()]
+    for ep in eps:
         try:
             cls = ep.load()
             validate_plugin_class(cls, ep.name)

@@ -20,7 +20,7 @@ from retrieval import storage
 from retrieval.forms import CaseForm, MemberForm
 from retrieval.models import AuditEvent, Case, CaseMembership, CaseRole, Finding, MediaItem, MediaStatus
 from retrieval.models.cases import WRITE_ROLES
-from retrieval.services import audit, cases
+from retrieval.services import audit, cases, search
 
 MEDIA_PAGE_SIZE = 48
 
@@ -127,18 +127,43 @@ def case_status(request: HttpRequest, pk: int) -> JsonResponse:
             "steps": [{"step": j.step, "state": j.state, "error": j.error} for j in jobs],
             "duration_s": item.duration_s, "width": item.width, "height": item.height,
         })
-    return JsonResponse({"items": payload})
+    counts = MediaItem.objects.filter(case=case).aggregate(
+        total=Count("id"), ready=Count("id", filter=Q(status=MediaStatus.READY)),
+        failed=Count("id", filter=Q(status=MediaStatus.FAILED)),
+        busy=Count("id", filter=Q(status__in=[MediaStatus.PENDING, MediaStatus.PROCESSING])),
+    )
+    return JsonResponse({"items": payload, "counts": counts})
 
 
 @login_required
 def media_detail(request: HttpRequest, pk: int) -> HttpResponse:
     media = _visible_media(request, pk)
-    findings = Finding.objects.filter(media=media).order_by("plugin", "start_s", "id")[:500]
+    findings = list(Finding.objects.filter(media=media).select_related("space").order_by("plugin", "start_s", "id")[:500])
     audit.record("media.view", actor=request.user, target=media, case_id=media.case_id, request=request)
     return render(request, "retrieval/media_detail.html", {
         "media": media, "case": media.case, "jobs": media.jobs.all(), "findings": findings,
-        "role": media.case.role_of(request.user),
+        "role": media.case.role_of(request.user), "similar": _similar_media(request, media, findings),
     })
+
+
+def _similar_media(request: HttpRequest, media: MediaItem, findings: list[Finding]) -> list[dict[str, object]]:
+    """Nearest other media for the first vector finding of each active space (visible cases only)."""
+    groups = []
+    seen_spaces = set()
+    for finding in findings:
+        space = finding.space
+        if space is None or finding.vector is None or space.pk in seen_spaces or space.state != "active":
+            continue
+        seen_spaces.add(space.pk)
+        result = search.search_similar(request.user, space, finding.vector, k=8,
+                                       filters=search.SearchFilters(exclude_media_ids=[media.pk]))
+        by_media = {m.pk: m for m in MediaItem.objects.filter(pk__in=[h.media_id for h in result.hits])}
+        hits = [{"hit": h, "media": by_media[h.media_id], "pct": max(0, min(100, round(h.similarity * 100)))}
+                for h in result.hits if h.media_id in by_media]
+        groups.append({"space": space, "hits": hits})
+        if len(groups) >= 3:
+            break
+    return groups
 
 
 @login_required

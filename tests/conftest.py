@@ -43,6 +43,20 @@ def django_db_modify_db_settings(embedded_services: embedded.Paths) -> None:
     """pytest-django hook: make sure the server exists before the test database is created."""
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: object) -> Iterator[None]:
+    """Wrap pytest-django's setup: before the test database is dropped, end sessions that worker
+    processes or live-server threads may still hold on it."""
+    yield
+    from django.db import connection
+
+    with django_db_blocker.unblock(), connection.cursor() as cur:  # type: ignore[attr-defined]
+        cur.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )
+
+
 @pytest.fixture
 def make_user(db: None, django_user_model: type) -> Callable[..., object]:
     def _make(username: str, **extra: object) -> object:

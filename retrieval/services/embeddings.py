@@ -59,6 +59,9 @@ def ensure_space_index(space: EmbeddingSpace) -> None:
         f"WHERE space_id = {int(space.pk)}"
     )
     with connection.cursor() as cur:
+        if connection.in_atomic_block:
+            # Deferred FK checks of this transaction would block CREATE INDEX on the same table: run them now.
+            cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cur.execute(sql)
     EmbeddingSpace.objects.filter(pk=space.pk).update(index_ready=True)
 

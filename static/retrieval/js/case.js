@@ -117,11 +117,20 @@
     }
     if (item.status === "ready" || item.status === "failed") watched.delete(String(item.id));
   }
+  let lastWatched = 0;
   async function poll() {
-    if (watched.size && caseId) {
+    if ((watched.size || lastWatched) && caseId) {
+      lastWatched = watched.size;
       try {
         const res = await fetch("/cases/" + caseId + "/status/?ids=" + Array.from(watched).join(","), { credentials: "same-origin" });
-        if (res.ok) { (await res.json()).items.forEach(applyStatus); }
+        if (res.ok) {
+          const body = await res.json();
+          body.items.forEach(applyStatus);
+          ["total", "ready", "busy", "failed"].forEach(function (k) {
+            const el = document.getElementById("stat-" + k);
+            if (el) el.textContent = body.counts[k];
+          });
+        }
       } catch (err) { /* transient network error: try again next tick */ }
     }
     setTimeout(poll, 1500);

@@ -1,0 +1,160 @@
+"""Plugin system end to end with the database: enable/disable, fan-out, batching, findings in pgvector,
+model versions and atomic switching after reprocessing, weight verification."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.core.exceptions import ValidationError
+
+from retrieval import inference
+from retrieval.models import EmbeddingSpace, Finding, JobState, ModelVersion, PluginConfiguration, ProcessingJob
+from retrieval.plugin_registry import reset_registry
+from retrieval.services import plugins
+from tests import samples
+from tests.helpers import process_inline, upload
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def histogram_plugin(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("MMSEC_EXTRA_PLUGINS", "histogram=tests.fakes:HistogramPlugin")
+    reset_registry()
+    inference.unload_all()
+    plugins.sync_plugins()
+    yield
+    reset_registry()
+    inference.unload_all()
+
+
+def _enable(personas, name: str = "histogram", **fields) -> PluginConfiguration:
+    config = PluginConfiguration.objects.get(name=name)
+    return plugins.update_configuration(actor=personas["staff"], config=config, enabled=True, **fields)
+
+
+def test_new_plugins_appear_disabled(personas) -> None:
+    config = PluginConfiguration.objects.get(name="histogram")
+    assert not config.enabled and config.installed and config.code_model_version == "hist16-v1"
+    assert PluginConfiguration.objects.get(name="image_phash").installed
+
+
+def test_enabled_plugins_process_uploads_and_results_are_searchable(api, personas) -> None:
+    _enable(personas)
+    red = upload(api("alice"), personas["case"].pk, "red.png", samples.png_bytes(color=(250, 10, 10))).json()
+    blue = upload(api("alice"), personas["case"].pk, "blue.png", samples.png_bytes(color=(10, 10, 250))).json()
+    tone = upload(api("alice"), personas["case"].pk, "a.wav", samples.wav_bytes(1.0)).json()
+    for r in (red, blue, tone):
+        media = process_inline(r[0]["media"]["id"])
+        assert media.status == "ready"
+        assert media.jobs.get(step="plugin:histogram@hist16-v1").state == JobState.DONE
+    audio_finding = Finding.objects.get(media_id=tone[0]["media"]["id"], plugin="histogram")
+    assert audio_finding.start_s == 0.0 and abs(audio_finding.end_s - 1.0) < 0.01
+    red_finding = Finding.objects.get(media_id=red[0]["media"]["id"])
+    response = api("bob").post("/api/v1/search/similar/", {"plugin": "histogram", "space": "hist",
+                                                            "finding": red_finding.pk, "k": 2}, format="json")
+    assert response.status_code == 200, response.content
+    hits = response.json()["hits"]
+    assert hits[0]["media_id"] == red[0]["media"]["id"] and hits[0]["similarity"] > 0.999
+    outsider = api("charlie").post("/api/v1/search/similar/", {"plugin": "histogram", "space": "hist",
+                                                                "vector": list(map(float, red_finding.vector))},
+                                   format="json")
+    assert outsider.json()["hits"] == []
+
+
+def test_image_jobs_of_one_step_are_batched_together(api, personas) -> None:
+    _enable(personas, batch_size=4)
+    ids = [upload(api("alice"), personas["case"].pk, f"{i}.png", samples.png_bytes(20 + i, 20)).json()[0]["media"]["id"]
+           for i in range(5)]
+    from retrieval.services import pipeline
+
+    for media_id in ids:
+        pipeline.run_job(ProcessingJob.objects.get(media_id=media_id, step="metadata").pk)
+    first = ProcessingJob.objects.filter(step="plugin:histogram@hist16-v1").order_by("id").first()
+    pipeline.run_job(first.pk)
+    states = list(ProcessingJob.objects.filter(step="plugin:histogram@hist16-v1").values_list("state", flat=True))
+    assert states.count(JobState.DONE) == 4 and states.count(JobState.QUEUED) == 1
+
+
+def test_disabling_stops_new_work(api, personas) -> None:
+    config = _enable(personas)
+    plugins.update_configuration(actor=personas["staff"], config=config, enabled=False)
+    media = process_inline(upload(api("alice"), personas["case"].pk, "x.png", samples.png_bytes()).json()[0]["media"]["id"])
+    assert [j.step for j in media.jobs.all()] == ["metadata"]
+    assert not Finding.objects.filter(media=media).exists()
+
+
+def test_settings_are_validated(personas) -> None:
+    config = PluginConfiguration.objects.get(name="histogram")
+    with pytest.raises(ValidationError):
+        plugins.update_configuration(actor=personas["staff"], config=config, settings={"nope": 1})
+    with pytest.raises(ValidationError):
+        plugins.update_configuration(actor=personas["staff"], config=config, settings={"sleep_s": "slow"})
+    with pytest.raises(ValidationError):
+        plugins.update_configuration(actor=personas["staff"], config=config, batch_size=1000)
+
+
+def _weights_dir(tmp_path: Path) -> Path:
+    weights = tmp_path / "hist-v2"
+    weights.mkdir()
+    np.savez(weights / "bins.npz", bins=np.arange(16))
+    return weights
+
+
+def test_reprocessing_switches_search_atomically_when_complete(api, personas, tmp_path: Path) -> None:
+    _enable(personas)
+    ids = [upload(api("alice"), personas["case"].pk, f"{i}.png", samples.png_bytes(30 + i, 30)).json()[0]["media"]["id"]
+           for i in range(3)]
+    for media_id in ids:
+        process_inline(media_id)
+    v1 = EmbeddingSpace.objects.get(plugin="histogram", model_version="hist16-v1")
+    assert v1.state == "active"
+    plugins.register_model_version(actor=personas["staff"], plugin="histogram", version="hist16-v2",
+                                   weights=_weights_dir(tmp_path))
+    run = plugins.start_reprocess(actor=personas["staff"], plugin="histogram", version="hist16-v2")
+    assert run.total == 3
+    v2 = EmbeddingSpace.objects.get(plugin="histogram", model_version="hist16-v2")
+    assert v2.state == "building"
+    from retrieval.services import pipeline, search
+
+    jobs = list(ProcessingJob.objects.filter(step="plugin:histogram@hist16-v2").order_by("id"))
+    pipeline.run_job(jobs[0].pk)  # batch of images may take all three at once
+    remaining = ProcessingJob.objects.filter(step="plugin:histogram@hist16-v2", state=JobState.QUEUED)
+    if remaining.exists():
+        assert search.active_space("histogram", "hist").model_version == "hist16-v1"  # not switched early
+        for job in remaining:
+            pipeline.run_job(job.pk)
+    run.refresh_from_db()
+    assert run.state == "done"
+    assert search.active_space("histogram", "hist").model_version == "hist16-v2"
+    assert EmbeddingSpace.objects.get(pk=v1.pk).state == "retired"
+    assert PluginConfiguration.objects.get(name="histogram").active_model_version == "hist16-v2"
+    plugins.drop_model_version(actor=personas["staff"], plugin="histogram", version="hist16-v1")
+    assert not Finding.objects.filter(plugin="histogram", model_version="hist16-v1").exists()
+    assert not EmbeddingSpace.objects.filter(pk=v1.pk).exists()
+
+
+def test_pickle_weights_are_refused(personas, tmp_path: Path) -> None:
+    import pickle
+
+    (tmp_path / "model.pt").write_bytes(b"whatever")
+    with pytest.raises(ValidationError, match="not accepted"):
+        plugins.register_model_version(actor=None, plugin="histogram", version="x1", weights=tmp_path / "model.pt")
+    disguised = tmp_path / "model.bin"
+    disguised.write_bytes(pickle.dumps({"a": 1}, protocol=4))
+    with pytest.raises(ValidationError, match="pickle"):
+        plugins.register_model_version(actor=None, plugin="histogram", version="x2", weights=disguised)
+
+
+def test_a_weights_hash_mismatch_refuses_to_load(api, personas, tmp_path: Path) -> None:
+    config = _enable(personas)
+    model = plugins.register_model_version(actor=personas["staff"], plugin="histogram", version="hist16-v3",
+                                           weights=_weights_dir(tmp_path))
+    (Path(model.weights_path) / "bins.npz").write_bytes(b"tampered")
+    PluginConfiguration.objects.filter(pk=config.pk).update(active_model_version="hist16-v3")
+    media = process_inline(upload(api("alice"), personas["case"].pk, "x.png", samples.png_bytes()).json()[0]["media"]["id"])
+    job = media.jobs.get(step="plugin:histogram@hist16-v3")
+    assert job.state == JobState.FAILED and "refusing to load" in job.error
+    assert ModelVersion.objects.filter(plugin="histogram").count() == 2
