@@ -138,7 +138,9 @@ def case_status(request: HttpRequest, pk: int) -> JsonResponse:
 @login_required
 def media_detail(request: HttpRequest, pk: int) -> HttpResponse:
     media = _visible_media(request, pk)
-    findings = list(Finding.objects.filter(media=media).select_related("space").order_by("plugin", "start_s", "id")[:500])
+    findings = list(
+        Finding.objects.filter(media=media).select_related("space").order_by("plugin", "start_s", "id")[:500]
+    )
     audit.record("media.view", actor=request.user, target=media, case_id=media.case_id, request=request)
     return render(request, "retrieval/media_detail.html", {
         "media": media, "case": media.case, "jobs": media.jobs.all(), "findings": findings,

@@ -66,7 +66,8 @@ def test_enabled_plugins_process_uploads_and_results_are_searchable(api, persona
 
 def test_image_jobs_of_one_step_are_batched_together(api, personas) -> None:
     _enable(personas, batch_size=4)
-    ids = [upload(api("alice"), personas["case"].pk, f"{i}.png", samples.png_bytes(20 + i, 20)).json()[0]["media"]["id"]
+    client = api("alice")
+    ids = [upload(client, personas["case"].pk, f"{i}.png", samples.png_bytes(20 + i, 20)).json()[0]["media"]["id"]
            for i in range(5)]
     from retrieval.services import pipeline
 
@@ -81,7 +82,8 @@ def test_image_jobs_of_one_step_are_batched_together(api, personas) -> None:
 def test_disabling_stops_new_work(api, personas) -> None:
     config = _enable(personas)
     plugins.update_configuration(actor=personas["staff"], config=config, enabled=False)
-    media = process_inline(upload(api("alice"), personas["case"].pk, "x.png", samples.png_bytes()).json()[0]["media"]["id"])
+    response = upload(api("alice"), personas["case"].pk, "x.png", samples.png_bytes())
+    media = process_inline(response.json()[0]["media"]["id"])
     assert [j.step for j in media.jobs.all()] == ["metadata"]
     assert not Finding.objects.filter(media=media).exists()
 
@@ -105,7 +107,8 @@ def _weights_dir(tmp_path: Path) -> Path:
 
 def test_reprocessing_switches_search_atomically_when_complete(api, personas, tmp_path: Path) -> None:
     _enable(personas)
-    ids = [upload(api("alice"), personas["case"].pk, f"{i}.png", samples.png_bytes(30 + i, 30)).json()[0]["media"]["id"]
+    client = api("alice")
+    ids = [upload(client, personas["case"].pk, f"{i}.png", samples.png_bytes(30 + i, 30)).json()[0]["media"]["id"]
            for i in range(3)]
     for media_id in ids:
         process_inline(media_id)
@@ -154,7 +157,8 @@ def test_a_weights_hash_mismatch_refuses_to_load(api, personas, tmp_path: Path) 
                                            weights=_weights_dir(tmp_path))
     (Path(model.weights_path) / "bins.npz").write_bytes(b"tampered")
     PluginConfiguration.objects.filter(pk=config.pk).update(active_model_version="hist16-v3")
-    media = process_inline(upload(api("alice"), personas["case"].pk, "x.png", samples.png_bytes()).json()[0]["media"]["id"])
+    response = upload(api("alice"), personas["case"].pk, "x.png", samples.png_bytes())
+    media = process_inline(response.json()[0]["media"]["id"])
     job = media.jobs.get(step="plugin:histogram@hist16-v3")
     assert job.state == JobState.FAILED and "refusing to load" in job.error
     assert ModelVersion.objects.filter(plugin="histogram").count() == 2
