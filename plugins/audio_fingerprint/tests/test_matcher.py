@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import numpy as np
+
+from plugins.audio_fingerprint import landmarks as L
+from plugins.audio_fingerprint.calibration import Calibration, fit, load_default
+from plugins.audio_fingerprint.index import InMemoryIndex
+from plugins.audio_fingerprint.matcher import find_occurrences, match_window
+from plugins.audio_fingerprint.tests.conftest import SR, add_noise, track
+
+FRAME_S = L.QUERY.frame_s
+
+
+def test_it_finds_the_track_and_offset_of_a_noisy_snippet(tracks, index: InMemoryIndex) -> None:
+    start = 12.3
+    q = add_noise(tracks[102][int(start * SR) : int((start + 5) * SR)], snr_db=5)
+    fp = L.extract(q, L.QUERY)
+    cands = match_window(fp.hashes, fp.frames, index, calibration=load_default())
+    assert cands and cands[0].track_id == 102
+    assert abs(cands[0].offset * FRAME_S - start) < 0.05
+    assert load_default().accepts(cands[0].score)
+    assert cands[0].confidence > 0.99
+
+
+def test_unknown_audio_is_no_match(index: InMemoryIndex) -> None:
+    cal = load_default()
+    for seed in (201, 202, 203):
+        fp = L.extract(track(seed, 10.0), L.QUERY)
+        best = match_window(fp.hashes, fp.frames, index)
+        assert not best or not cal.accepts(best[0].score)
+    noise = np.random.default_rng(5).standard_normal(SR * 10).astype(np.float32) * 0.1
+    fp = L.extract(noise, L.QUERY)
+    best = match_window(fp.hashes, fp.frames, index)
+    assert not best or not cal.accepts(best[0].score)
+
+
+def test_it_reports_every_occurrence_in_long_evidence(tracks, index: InMemoryIndex) -> None:
+    rng = np.random.default_rng(3)
+    filler = lambda s: (rng.standard_normal(int(s * SR)) * 0.02).astype(np.float32)  # noqa: E731
+    a = tracks[101][int(3.0 * SR) : int(9.0 * SR)]  # 6 s from 3.0 s
+    b = tracks[104][int(20.0 * SR) : int(28.0 * SR)]  # 8 s from 20.0 s
+    evidence = np.concatenate([filler(40), a, filler(25), b, filler(30), a[: 4 * SR]])
+    fp = L.extract(evidence, L.QUERY)
+    occ = find_occurrences(fp.hashes, fp.frames, FRAME_S, index, load_default())
+    assert len(occ) == 3
+    for o, (tid, ev, ref) in zip(occ, [(101, 40, 3), (104, 71, 20), (101, 109, 3)], strict=True):
+        assert o.track_id == tid
+        assert abs(o.evidence_start_s - ev) < 1.0 and abs(o.reference_start_s - ref) < 1.0
+        assert abs((o.reference_start_s - o.evidence_start_s) - (ref - ev)) < 0.05  # the offset is exact
+    o = next(o for o in occ if o.track_id == 104)
+    assert abs(o.evidence_end_s - 79.0) < 0.6 and abs(o.reference_end_s - 28.0) < 0.6
+
+
+def test_calibration_threshold_follows_the_null_distribution() -> None:
+    rng = np.random.default_rng(0)
+    null = rng.exponential(1.0, 2000)
+    cal = fit(null, target_fpr=0.01)
+    assert 4.0 < cal.threshold < 6.0  # exp(1): P(X > 4.6) = 1 %
+    assert abs(cal.fpr(cal.threshold) - 0.01) < 0.01
+    assert cal.confidence(100.0) > 0.999999
+    assert Calibration.from_json(cal.to_json()) == cal
+
+
+def test_shipped_calibration_is_loadable() -> None:
+    cal = load_default()
+    assert cal.n_null >= 500 and 0 < cal.target_fpr <= 0.01
