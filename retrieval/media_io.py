@@ -88,7 +88,7 @@ def _sniff_av(path: Path, default: Sniffed) -> Sniffed:
     import av
 
     try:
-        with av.open(str(path)) as container:
+        with av.open(str(path), metadata_errors="ignore") as container:
             if container.streams.video and any(
                 not _is_cover_art(s) for s in container.streams.video
             ):
@@ -191,7 +191,7 @@ def probe_av(path: Path) -> dict[str, Any]:
     import av
 
     try:
-        with av.open(str(path)) as container:
+        with av.open(str(path), metadata_errors="ignore") as container:
             info: dict[str, Any] = {}
             duration = float(container.duration) / 1_000_000 if container.duration else None
             video = [s for s in container.streams.video if not _is_cover_art(s)]
@@ -255,7 +255,7 @@ def iter_audio(
     buffered = 0
     emitted = 0
     try:
-        container = av.open(str(path))
+        container = av.open(str(path), metadata_errors="ignore")
     except Exception as exc:  # noqa: BLE001
         raise DecodeError(f"not a readable audio file ({_clean(exc, path)})") from exc
     with container:
@@ -356,7 +356,7 @@ def iter_video_frames(
     import av
 
     try:
-        container = av.open(str(path))
+        container = av.open(str(path), metadata_errors="ignore")
     except Exception as exc:  # noqa: BLE001
         raise DecodeError(f"not a readable video ({_clean(exc, path)})") from exc
     with container:

@@ -397,7 +397,8 @@ def _to_new_findings(pairs: Sequence[tuple[Item, ItemResult]],
             if finding.space and space is None:
                 raise PluginError(f"finding refers to undeclared embedding space {finding.space!r}")
             yield embeddings.NewFinding(
-                key=f"{item.frame_index if item.frame_index is not None else 0}:{index}",
+                # kind is part of the key: a video's audio track and its first frame are both "item 0"
+                key=f"{item.kind}:{item.frame_index if item.frame_index is not None else 0}:{index}",
                 space=space,
                 vector=finding.vector if space is not None else None,
                 label=finding.label or "",

@@ -162,3 +162,18 @@ def test_a_weights_hash_mismatch_refuses_to_load(api, personas, tmp_path: Path) 
     job = media.jobs.get(step="plugin:histogram@hist16-v3")
     assert job.state == JobState.FAILED and "refusing to load" in job.error
     assert ModelVersion.objects.filter(plugin="histogram").count() == 2
+
+
+def test_video_is_split_into_timed_frames_and_an_audio_track(api, personas, settings) -> None:
+    settings.MMSEC_VIDEO_FRAME_INTERVAL_S = 0.5
+    _enable(personas)
+    response = upload(api("alice"), personas["case"].pk, "v.mp4", samples.mp4_bytes(seconds=2.0, scene_cut_at=1.25))
+    media = process_inline(response.json()[0]["media"]["id"])
+    assert media.status == "ready", media.error
+    findings = list(Finding.objects.filter(media=media, plugin="histogram").order_by("start_s", "key"))
+    audio = [f for f in findings if f.end_s and f.end_s > f.start_s]
+    frames = [f for f in findings if f not in audio]
+    assert len(audio) == 1 and abs(audio[0].end_s - 2.0) < 0.15
+    times = [round(f.start_s, 2) for f in frames]
+    assert times[:4] == [0.0, 0.5, 1.0, 1.3]  # interval samples plus the scene cut
+    assert all(f.vector is not None for f in findings)

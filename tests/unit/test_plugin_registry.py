@@ -62,3 +62,17 @@ def test_the_test_plugin_conforms() -> None:
 def test_broken_declaration_is_caught_by_the_kit() -> None:
     with pytest.raises(PluginValidationError):
         assert_conforms(BrokenDeclarationPlugin)
+
+
+@pytest.mark.django_db
+def test_manage_py_check_reports_broken_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
+    from retrieval.checks import check_plugins
+    from retrieval.plugin_registry import reset_registry
+
+    monkeypatch.setenv("MMSEC_EXTRA_PLUGINS", "missing=no_such_module_xyz:Plugin")
+    reset_registry()
+    try:
+        messages = check_plugins()
+    finally:
+        reset_registry()
+    assert any("missing" in m.msg and "failed to load" in m.msg for m in messages)
