@@ -31,6 +31,7 @@ Writes ``docs/benchmarks/audio_fingerprint.json`` and prints a Markdown report.
 
 from __future__ import annotations
 
+import abc
 import argparse
 import json
 import os
@@ -182,7 +183,9 @@ class Answer:
 
 
 @dataclass
-class System:
+class System(abc.ABC):
+    """One fingerprinting system under test (mmsec or a peer), compared on the same queries."""
+
     name: str
     ingest_cpu_s: float = 0.0
     storage_bytes: int = 0
@@ -191,11 +194,13 @@ class System:
     threshold_note: str = ""
     extra: dict = field(default_factory=dict)
 
+    @abc.abstractmethod
     def ingest(self, paths: list[Path], hours: float) -> None:
-        raise NotImplementedError
+        """Index the reference recordings."""
 
+    @abc.abstractmethod
     def query(self, path: Path) -> Answer:
-        raise NotImplementedError
+        """Identify one excerpt."""
 
 
 def _cpu() -> float:
