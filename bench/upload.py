@@ -23,8 +23,6 @@ import hashlib
 import http.client
 import json
 import os
-import platform
-import subprocess
 import sys
 import threading
 import time
@@ -33,129 +31,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-PYTHON = ROOT / ".venv" / "bin" / "python"
-DOCS = ROOT / "docs" / "benchmarks"
+from harness import (  # noqa: E402  (bench/ is on sys.path when run as a script)
+    machine,
+    services_down,
+    services_up,
+    setup_user_and_case,
+    start_gunicorn,
+    stop_gunicorn,
+    write_results,
+)
+
 CHUNK = 1024 * 1024
 RSS_TARGET_MB = 100.0
-
-
-# --------------------------------------------------------------------------- harness (same in bench/media_list.py)
-
-
-def machine() -> dict[str, Any]:
-    model = ""
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            model = line.split(":", 1)[1].strip()
-            break
-    mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
-    return {"cpus": os.cpu_count(), "cpu_model": model, "memory_gb": round(mem_kb / 1024**2, 1),
-            "python": platform.python_version(), "kernel": platform.release(),
-            "note": "2-core shared/contended VM: absolute numbers are noisy"}
-
-
-def server_env(var: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update({"MMSEC_VAR_DIR": str(var), "MMSEC_ALLOWED_HOSTS": "127.0.0.1", "MMSEC_THROTTLE_USER": "1000000/min",
-                "DJANGO_SETTINGS_MODULE": "mmsec_site.settings"})
-    return env
-
-
-def services_up(var: Path) -> None:
-    var.mkdir(parents=True, exist_ok=True)
-    env = server_env(var)
-    os.environ.update({k: env[k] for k in ("MMSEC_VAR_DIR", "MMSEC_ALLOWED_HOSTS", "MMSEC_THROTTLE_USER",
-                                           "DJANGO_SETTINGS_MODULE")})
-    subprocess.run([str(PYTHON), "-m", "mmsec_site.embedded", "up", "--var", str(var)], cwd=ROOT, env=env, check=True)
-    subprocess.run([str(PYTHON), "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
-
-
-def services_down(var: Path) -> None:
-    subprocess.run([str(PYTHON), "-m", "mmsec_site.embedded", "down", "--var", str(var)], cwd=ROOT,
-                   env=server_env(var), check=False)
-
-
-def setup_user_and_case(title: str) -> tuple[str, Any]:
-    """Django ORM (in this process): a bench user, its API token and a fresh case it owns."""
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
-    from django.contrib.auth import get_user_model
-    from rest_framework.authtoken.models import Token
-
-    from retrieval.services.cases import create_case
-
-    user, created = get_user_model().objects.get_or_create(username="bench")
-    if created:
-        user.set_unusable_password()
-        user.save()
-    token, _ = Token.objects.get_or_create(user=user)
-    case = create_case(actor=user, title=title)
-    return token.key, case
-
-
-def start_gunicorn(var: Path, port: int, token: str, case_id: int) -> subprocess.Popen:
-    log = open(var / f"gunicorn-{port}.log", "ab")  # noqa: SIM115 - kept open for the server's lifetime
-    proc = subprocess.Popen(
-        [str(PYTHON), "-m", "gunicorn", "mmsec_site.wsgi:application", "-b", f"127.0.0.1:{port}", "-k", "gthread",
-         "-w", "1", "--threads", "4", "--timeout", "900"],
-        cwd=ROOT, env=server_env(var), stdout=log, stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {proc.returncode}; see {log.name}")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-            conn.request("GET", f"/api/v1/media/?case={case_id}", headers={"Authorization": f"Token {token}"})
-            resp = conn.getresponse()
-            resp.read()
-            conn.close()
-            if resp.status == 200:
-                return proc
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("gunicorn did not answer within 60 s")
-
-
-def stop_gunicorn(proc: subprocess.Popen | None) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-def write_results(key: str, section: dict[str, Any]) -> None:
-    """Merge ``section`` under ``key`` into platform.json and regenerate platform.md from all its sections."""
-    DOCS.mkdir(parents=True, exist_ok=True)
-    path = DOCS / "platform.json"
-    data = json.loads(path.read_text()) if path.exists() else {}
-    data[key] = section
-    path.write_text(json.dumps(data, indent=2) + "\n")
-    titles = {"upload": "Upload intake (one large multipart POST)", "media_list": "Media list API latency"}
-    lines = ["# Platform benchmarks", "",
-             "Generated by `bench/upload.py` and `bench/media_list.py` (each rewrites its key of `platform.json` "
-             "and regenerates this page). Server: gunicorn, 1 gthread worker with 4 threads, embedded "
-             "PostgreSQL 16 on a unix socket, client on the same machine.", ""]
-    for name in ("upload", "media_list"):
-        if name not in data:
-            continue
-        sec = data[name]
-        m = sec.get("machine", {})
-        lines += [f"## {titles[name]}", "", f"Command: `{sec['command']}`", "",
-                  f"Machine: {m.get('cpus')} CPUs ({m.get('cpu_model')}), {m.get('memory_gb')} GB RAM, "
-                  f"Python {m.get('python')}, {m.get('note')}. Run at {sec.get('run_at')}.", "",
-                  sec["table_md"], ""]
-        lines += [f"- {note}" for note in sec.get("notes", [])]
-        lines.append("")
-    (DOCS / "platform.md").write_text("\n".join(lines).rstrip() + "\n")
 
 
 # --------------------------------------------------------------------------- upload benchmark
