@@ -196,6 +196,9 @@ class Plugin(Protocol):
     - ``artifacts`` lists weight files verified by SHA-256 before ``load``.
     - ``max_batch_size`` bounds how many items one ``process`` call receives.
     - ``default_settings`` are the tunables an administrator may override (JSON types only).
+
+    Optional: ``contract_sample(directory, kind) -> Path`` (classmethod) writes a valid input file for
+    the contract test kit when a generic image or tone is not valid input for the plugin.
     """
 
     name: ClassVar[str]

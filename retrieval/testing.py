@@ -29,9 +29,20 @@ from retrieval.plugin_api import Distance, Item, ItemResult, MediaKind, Plugin
 from retrieval.plugin_registry import validate_plugin_class
 
 
-def sample_items(directory: Path, kind: MediaKind) -> tuple[Item, Item]:
-    """A small valid item and a corrupt one of ``kind``, written into ``directory``."""
+def sample_items(directory: Path, kind: MediaKind, cls: type | None = None) -> tuple[Item, Item]:
+    """A small valid item and a corrupt one of ``kind``, written into ``directory``.
+
+    A plugin whose input is narrower than "any image/audio" (a fingerprint plugin rightly rejects a
+    generic picture) MAY provide ``contract_sample(directory, kind) -> Path``, a classmethod writing a
+    valid file; the corrupt item is then a truncated copy of it.
+    """
     directory.mkdir(parents=True, exist_ok=True)
+    provider = getattr(cls, "contract_sample", None) if cls is not None else None
+    if callable(provider):
+        good = Path(provider(directory, kind))
+        bad = directory / f"corrupt{good.suffix}"
+        bad.write_bytes(good.read_bytes()[:60])
+        return (Item(media_id=1, kind=kind, path=good), Item(media_id=2, kind=kind, path=bad))
     if kind == MediaKind.IMAGE:
         from PIL import Image
 
@@ -109,7 +120,7 @@ def assert_conforms(cls: type, settings: dict[str, Any] | None = None, model_dir
     spaces = {spec.name: spec for spec in cls.embeddings}
     with tempfile.TemporaryDirectory() as tmp:
         for kind in sorted(cls.media_kinds):
-            good, bad = sample_items(Path(tmp) / kind, kind)
+            good, bad = sample_items(Path(tmp) / kind, kind, cls)
             results = check_processing(plugin, [good, bad], spaces)
             assert results[0].error is None, f"valid {kind} sample failed: {results[0].error}"
             assert results[1].error, f"corrupt {kind} sample must give ItemResult.error, not a result"

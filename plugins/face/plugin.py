@@ -1,0 +1,173 @@
+"""``face`` plugin: YuNet detection + SFace 128-d embeddings, one finding per face.
+
+Importable by the web process: no torch/onnx import at module level; weights
+are loaded in ``load`` on the worker.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+from plugins.face.install_models import FILES
+from plugins.face.quality import QUALITY_DEFAULTS
+from retrieval.plugin_api import (
+    API_VERSION,
+    DecodeError,
+    Distance,
+    EmbeddingSpec,
+    Finding,
+    Item,
+    ItemResult,
+    MediaKind,
+    ModelArtifact,
+    PluginError,
+    Region,
+    TransientPluginError,
+    read_image,
+)
+
+#: Calibrated on the dev corpus by ``bench/face.py`` (see README.md, "Operating threshold"):
+#: cosine similarity at or above this is a match; below it the answer is "unknown".
+MATCH_THRESHOLD = 0.49
+
+
+def default_model_dir(name: str) -> Path:
+    """Where tests and tools look for weights when the platform passes none."""
+    return Path(os.environ.get("MMSEC_MODEL_DIR", "var/models")) / name
+
+
+def is_oom(exc: BaseException) -> bool:
+    """CUDA/CPU allocation failures are worth a retry of the whole batch."""
+    return "out of memory" in str(exc).lower() or exc.__class__.__name__ == "OutOfMemoryError"
+
+
+def fit_side(rgb: NDArray[np.uint8], max_side: int) -> tuple[NDArray[np.uint8], float]:
+    """Downsize very large images for analysis; returns (pixels, analysed/original scale)."""
+    height, width = rgb.shape[:2]
+    if max_side <= 0 or max(height, width) <= max_side:
+        return rgb, 1.0
+    from PIL import Image
+
+    scale = max_side / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)), scale
+
+
+def face_findings(faces: Sequence[Any], scale: float = 1.0, space: str = "face") -> list[Finding]:
+    """One finding per face: box (original pixels), detector score, unit vector, landmarks and quality."""
+    findings = []
+    for face in faces:
+        findings.append(
+            Finding(
+                space=space,
+                vector=np.asarray(face.vector, dtype=np.float32),
+                region=Region(box=tuple(round(float(v) / scale, 2) for v in face.box)),
+                score=round(float(face.det_score), 4),
+                data={
+                    "landmarks": [[round(float(x) / scale, 2), round(float(y) / scale, 2)] for x, y in face.landmarks],
+                    "quality": dict(face.quality),
+                    "quality_score": float(face.quality_score),
+                    "enrol_ok": bool(face.enrol_ok),
+                },
+            )
+        )
+    return findings
+
+
+class FacePlugin:
+    """Every face in an image (or sampled video frame): box, landmarks, quality, SFace vector."""
+
+    name: ClassVar[str] = "face"
+    version: ClassVar[str] = "0.1.0"
+    model_version: ClassVar[str] = "yunet-2023mar+sface-2021dec.1"
+    api_version: ClassVar[int] = API_VERSION
+    media_kinds: ClassVar[frozenset[MediaKind]] = frozenset({MediaKind.IMAGE})
+    embeddings: ClassVar[tuple[EmbeddingSpec, ...]] = (EmbeddingSpec("face", 128, Distance.COSINE),)
+    artifacts: ClassVar[tuple[ModelArtifact, ...]] = (
+        ModelArtifact("yunet", "face_detection_yunet_2023mar.onnx", FILES["face_detection_yunet_2023mar.onnx"][1]),
+        ModelArtifact("sface", "face_recognition_sface_2021dec.onnx", FILES["face_recognition_sface_2021dec.onnx"][1]),
+    )
+    max_batch_size: ClassVar[int] = 32
+    default_settings: ClassVar[Mapping[str, Any]] = {
+        "match_threshold": MATCH_THRESHOLD,
+        "score_threshold": 0.6,
+        "nms_iou": 0.3,
+        "min_face_px": 20.0,
+        "max_upscale": 2.0,
+        "max_level_pixels": 16_000_000,
+        "max_faces": 1000,
+        "max_side": 4096,
+        "tile_batch": 16,
+        "embed_batch": 64,
+        **QUALITY_DEFAULTS,
+    }
+
+    def __init__(self, settings: Mapping[str, Any], model_dir: Path | None = None) -> None:
+        self.settings = {**self.default_settings, **(settings or {})}
+        self.model_dir = Path(model_dir) if model_dir else default_model_dir(self.name)
+        self.device: str | None = None
+        self._engine: Any = None
+        self._lock = threading.Lock()
+
+    def load(self, device: str) -> None:
+        with self._lock:
+            if self._engine is not None and self.device == device:
+                return
+            missing = [a.path for a in self.artifacts if not (self.model_dir / a.path).is_file()]
+            if missing:
+                raise PluginError(
+                    f"{self.name} model files missing in {self.model_dir}: {', '.join(missing)} "
+                    f"(run: python -m plugins.{self.name}.install_models {self.model_dir})"
+                )
+            self._engine = self._make_engine(device)
+            self.device = device
+
+    def _make_engine(self, device: str) -> Any:
+        from plugins.face.model import FaceEngine
+
+        return FaceEngine(self.model_dir, device, self.settings)
+
+    def process(self, batch: Sequence[Item]) -> list[ItemResult]:
+        if self._engine is None:
+            self.load("cpu")
+        results: list[ItemResult | None] = [None] * len(batch)
+        images, where = [], []
+        for i, item in enumerate(batch):
+            if item.kind != MediaKind.IMAGE:
+                results[i] = ItemResult(item.media_id, error=f"{self.name} plugin does not accept {item.kind} items")
+                continue
+            try:
+                images.append(fit_side(read_image(item.path), int(self.settings["max_side"])))
+                where.append(i)
+            except DecodeError as exc:
+                results[i] = ItemResult(item.media_id, error=str(exc), time_s=item.time_s)
+            except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
+                results[i] = ItemResult(item.media_id, error=f"cannot read image ({exc.__class__.__name__})")
+        analysed = self._analyse([img for img, _ in images])
+        for i, (_, scale), faces in zip(where, images, analysed, strict=True):
+            item = batch[i]
+            if isinstance(faces, str):
+                results[i] = ItemResult(item.media_id, error=faces, time_s=item.time_s)
+            else:
+                results[i] = ItemResult(item.media_id, findings=face_findings(faces, scale), time_s=item.time_s)
+        return [r for r in results if r is not None]
+
+    def _analyse(self, images: list[Any]) -> list[Any]:
+        """Whole batch at once; on an unexpected failure, item by item so only the culprit fails."""
+        if not images:
+            return []
+        try:
+            return list(self._engine.analyse(images))
+        except Exception as exc:  # noqa: BLE001
+            if is_oom(exc):
+                raise TransientPluginError(f"{self.name}: out of memory on {self.device}") from exc
+            if len(images) == 1:
+                return [f"{self.name} analysis failed ({exc.__class__.__name__}: {exc})"]
+        return [self._analyse([img])[0] for img in images]

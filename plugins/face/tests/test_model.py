@@ -1,0 +1,117 @@
+"""Real weights on small inputs: known pairs, geometry, pyramid, batching."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from plugins.face.tests.conftest import load_rgb, save
+from retrieval.plugin_api import Item, MediaKind
+
+
+def run(plugin, *paths: Path):
+    return plugin.process([Item(i, MediaKind.IMAGE, p) for i, p in enumerate(paths)])
+
+
+def only_face(result):
+    assert result.error is None, result.error
+    assert len(result.findings) == 1, [f.region for f in result.findings]
+    return result.findings[0]
+
+
+@pytest.fixture(scope="module")
+def sample_paths(tmp_path_factory) -> dict[str, Path]:
+    here = Path(__file__).parent / "samples"
+    return {p.stem: p for p in here.glob("*.jpg")}
+
+
+@pytest.fixture(scope="module")
+def vectors(face_plugin, sample_paths) -> dict[str, np.ndarray]:
+    names = sorted(sample_paths)
+    results = run(face_plugin, *(sample_paths[n] for n in names))
+    return {n: only_face(r).vector for n, r in zip(names, results, strict=True)}
+
+
+def test_findings_have_unit_vectors_boxes_landmarks_and_quality(face_plugin, sample_paths):
+    finding = only_face(run(face_plugin, sample_paths["astronaut"])[0])
+    assert finding.space == "face"
+    assert finding.vector.dtype == np.float32 and finding.vector.shape == (128,)
+    assert abs(float(np.linalg.norm(finding.vector)) - 1.0) < 1e-4
+    x1, y1, x2, y2 = finding.region.box
+    assert 0 <= x1 < x2 <= 188 and 0 <= y1 < y2 <= 188
+    assert 0.5 < finding.score <= 1.0
+    marks = np.array(finding.data["landmarks"])
+    assert marks.shape == (5, 2)
+    assert ((marks[:, 0] > x1) & (marks[:, 0] < x2) & (marks[:, 1] > y1) & (marks[:, 1] < y2)).all()
+    assert marks[0, 0] < marks[1, 0], "right eye (image left) comes first"
+    quality = finding.data["quality"]
+    assert {"size_px", "blur_var", "yaw", "pitch", "roll", "det_score"} <= set(quality)
+    assert 0.0 < finding.data["quality_score"] <= 1.0
+    assert finding.data["enrol_ok"] is True
+
+
+def test_known_pairs_fall_on_the_right_side_of_the_threshold(face_plugin, vectors):
+    threshold = face_plugin.settings["match_threshold"]
+    genuine = float(vectors["obama_a"] @ vectors["obama_b"])
+    assert genuine >= threshold + 0.1, genuine
+    names = sorted(vectors)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            if {a, b} != {"obama_a", "obama_b"}:
+                assert float(vectors[a] @ vectors[b]) < threshold - 0.1, (a, b)
+
+
+def test_a_mirrored_and_recompressed_face_still_matches(face_plugin, vectors, tmp_path):
+    rgb = load_rgb("astronaut.jpg")[:, ::-1]
+    path = save(np.ascontiguousarray(rgb), tmp_path / "mirror.jpg", quality=40)
+    vec = only_face(run(face_plugin, path)[0]).vector
+    assert float(vec @ vectors["astronaut"]) > 0.8
+
+
+def test_pyramid_finds_small_faces_in_a_large_frame(face_plugin, tmp_path):
+    """Faces of 24-160 px pasted on a 1920x1080 frame: all found, boxes where they were pasted."""
+    from PIL import Image
+
+    canvas = Image.new("RGB", (1920, 1080), (120, 130, 125))
+    placed = []
+    x = 20
+    for i, side in enumerate((28, 36, 48, 64, 96, 160, 40, 56)):
+        face = Image.open(Path(__file__).parent / "samples" / ("obama_a.jpg", "biden.jpg", "astronaut.jpg")[i % 3])
+        # the face occupies ~60% of the crop: scale so the face itself is about `side` px
+        crop = face.convert("RGB").resize((int(side / 0.6), int(side / 0.6)), Image.Resampling.LANCZOS)
+        y = 100 + (i % 2) * 500
+        canvas.paste(crop, (x, y))
+        placed.append((x, y, x + crop.width, y + crop.height))
+        x += crop.width + 60
+    path = tmp_path / "frame.png"
+    canvas.save(path)
+    result = run(face_plugin, path)[0]
+    assert result.error is None
+    boxes = [f.region.box for f in result.findings]
+    centres = [((b[0] + b[2]) / 2, (b[1] + b[3]) / 2) for b in boxes]
+    for x1, y1, x2, y2 in placed:
+        assert sum(x1 <= cx <= x2 and y1 <= cy <= y2 for cx, cy in centres) == 1, (x1, y1, x2, y2)
+    assert len(result.findings) == len(placed)
+
+
+def test_hundreds_of_faces_are_all_reported(face_plugin, tmp_path):
+    from PIL import Image
+
+    tile = Image.open(Path(__file__).parent / "samples" / "astronaut.jpg").convert("RGB").resize((64, 64))
+    canvas = Image.new("RGB", (64 * 16, 64 * 10), (255, 255, 255))
+    for r in range(10):
+        for c in range(16):
+            canvas.paste(tile, (c * 64, r * 64))
+    path = tmp_path / "crowd.png"
+    canvas.save(path)
+    result = run(face_plugin, path)[0]
+    assert result.error is None
+    assert len(result.findings) >= 150
+    assert all(f.vector.shape == (128,) for f in result.findings)
+
+
+def test_batches_give_the_same_vectors_as_single_items(face_plugin, sample_paths, vectors):
+    single = only_face(run(face_plugin, sample_paths["biden"])[0]).vector
+    assert float(single @ vectors["biden"]) > 0.9999
