@@ -87,6 +87,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "retrieval.context_processors.alerts",
             ],
         },
     },
@@ -252,3 +253,7 @@ LOGGING = {
 
 EMAIL_BACKEND = env_str("MMSEC_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("MMSEC_FROM_EMAIL", "mmsec@localhost")
+#: Absolute address of the site, used in alert e-mails and webhooks to link to the evidence.
+MMSEC_BASE_URL = env_str("MMSEC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+#: Seconds a webhook receiver gets to answer before the delivery is retried.
+MMSEC_WEBHOOK_TIMEOUT_S = 5.0

@@ -12,3 +12,4 @@ class RetrievalConfig(AppConfig):
 
     def ready(self) -> None:
         from retrieval import checks, signals  # noqa: F401  (registers checks and post_migrate hooks)
+        from retrieval.services import watchlists  # noqa: F401  (registers the built-in watchlist matchers)

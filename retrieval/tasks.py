@@ -32,3 +32,11 @@ def run_job(self: object, job_id: int) -> None:
 @shared_task(name="mmsec.retrieval.reconcile_jobs", acks_late=True)
 def reconcile_jobs() -> int:
     return jobs.reconcile()
+
+
+@shared_task(name="mmsec.retrieval.notify_alert", acks_late=True, max_retries=5,
+             autoretry_for=(OSError, *TRANSIENT), retry_backoff=10, retry_backoff_max=600, retry_jitter=True)
+def notify_alert(alert_id: int) -> dict[str, object]:
+    from retrieval.services import notifications
+
+    return notifications.notify(alert_id)

@@ -6,12 +6,14 @@ from django.urls import include, path
 from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
-from retrieval.api import views
+from retrieval.api import views, watchlists
 
 router = DefaultRouter()
 router.register("cases", views.CaseViewSet, basename="case")
 router.register("media", views.MediaViewSet, basename="media")
 router.register("audit", views.AuditEventViewSet, basename="audit")
+router.register("watchlists", watchlists.WatchlistViewSet, basename="watchlist")
+router.register("alerts", watchlists.AlertViewSet, basename="alert")
 
 urlpatterns = [
     path("", include(router.urls)),

@@ -8,8 +8,20 @@ from retrieval.models.embeddings import EmbeddingSpace, Finding, SpaceState
 from retrieval.models.jobs import JobState, ProcessingJob
 from retrieval.models.media import MediaItem, MediaKind, MediaStatus
 from retrieval.models.plugins import Device, ModelVersion, PluginConfiguration, ReprocessRun, WorkerStatus
+from retrieval.models.watchlists import (
+    Alert,
+    AlertStatus,
+    Watchlist,
+    WatchlistEntry,
+    WatchlistKind,
+)
 
 __all__ = [
+    "Alert",
+    "AlertStatus",
+    "Watchlist",
+    "WatchlistEntry",
+    "WatchlistKind",
     "AuditEvent",
     "Case",
     "CaseMembership",
