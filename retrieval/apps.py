@@ -11,5 +11,7 @@ class RetrievalConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from retrieval import checks, signals  # noqa: F401  (registers checks and post_migrate hooks)
+        from retrieval import checks, features, signals  # noqa: F401  (registers checks and post_migrate hooks)
         from retrieval.services import watchlists  # noqa: F401  (registers the built-in watchlist matchers)
+
+        features.load_all()  # feature modules register matchers, media-page panels and timeline rows

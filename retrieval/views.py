@@ -20,7 +20,7 @@ from retrieval import storage
 from retrieval.forms import CaseForm, MemberForm
 from retrieval.models import AuditEvent, Case, CaseMembership, CaseRole, Finding, MediaItem, MediaStatus
 from retrieval.models.cases import WRITE_ROLES
-from retrieval.services import audit, cases, search
+from retrieval.services import audit, cases, panels, search
 
 MEDIA_PAGE_SIZE = 48
 
@@ -145,7 +145,18 @@ def media_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "retrieval/media_detail.html", {
         "media": media, "case": media.case, "jobs": media.jobs.all(), "findings": findings,
         "role": media.case.role_of(request.user), "similar": _similar_media(request, media, findings),
+        "panels": panels.panels_for(media, request.user), "timeline": panels.timeline_for(media, request.user),
+        "start_at": _start_at(request),
     })
+
+
+def _start_at(request: HttpRequest) -> float | None:
+    """``?t=12.5`` opens the player at that moment (alerts and search hits link to the exact time)."""
+    try:
+        value = float(request.GET.get("t", ""))
+    except ValueError:
+        return None
+    return value if value >= 0 else None
 
 
 def _similar_media(request: HttpRequest, media: MediaItem, findings: list[Finding]) -> list[dict[str, object]]:
