@@ -6,7 +6,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.generic import RedirectView
 
-from retrieval import views, views_alerts
+from retrieval import views, views_alerts, views_reports
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="case-list"), name="home"),
@@ -22,6 +22,8 @@ urlpatterns = [
     path("cases/<int:pk>/", views.case_detail, name="case-detail"),
     path("cases/<int:pk>/members/", views.case_members, name="case-members"),
     path("cases/<int:pk>/status/", views.case_status, name="case-status"),
+    path("cases/<int:pk>/report/", views_reports.case_report, name="case-report"),
+    path("cases/<int:pk>/report.pdf", views_reports.case_report_pdf, name="case-report-pdf"),
     path("media/<int:pk>/", views.media_detail, name="media-detail"),
     path("media/<int:pk>/file/", views.media_file, name="media-file"),
     path("media/<int:pk>/preview.png", views.media_preview, name="media-preview"),

@@ -18,9 +18,19 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from retrieval import storage
 from retrieval.forms import CaseForm, MemberForm
-from retrieval.models import AuditEvent, Case, CaseMembership, CaseRole, Finding, MediaItem, MediaStatus
+from retrieval.models import (
+    Alert,
+    AlertStatus,
+    AuditEvent,
+    Case,
+    CaseMembership,
+    CaseRole,
+    Finding,
+    MediaItem,
+    MediaStatus,
+)
 from retrieval.models.cases import WRITE_ROLES
-from retrieval.services import audit, cases, panels, search
+from retrieval.services import audit, case_stats, cases, panels, search
 
 MEDIA_PAGE_SIZE = 48
 
@@ -78,11 +88,17 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
     members = CaseMembership.objects.filter(case=case).select_related("user").order_by("role", "user__username")
     activity = AuditEvent.objects.filter(case_id=case.pk)[:15]
+    badges = case_stats.badges_for(m.pk for m in page.object_list)
+    for m in page.object_list:
+        m.badges = badges.get(m.pk, {})
+    days = case_stats.activity_by_day(case.pk)
+    new_alerts = Alert.objects.visible_to(request.user).filter(case=case, status=AlertStatus.NEW).count()
     audit.record("case.view", actor=request.user, target=case, case_id=case.pk, request=request)
     return render(request, "retrieval/case_detail.html", {
         "case": case, "role": role, "can_write": role in WRITE_ROLES, "is_owner": role == CaseRole.OWNER,
         "page": page, "counts": counts, "members": members, "activity": activity, "kind": kind,
         "member_form": MemberForm(), "max_upload": settings.MMSEC_MAX_UPLOAD_BYTES,
+        "activity_bars": case_stats.activity_svg_bars(days), "activity_days": days, "new_alerts": new_alerts,
     })
 
 
