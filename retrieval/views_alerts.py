@@ -15,6 +15,9 @@ from retrieval.models import Alert, AlertStatus, Case, Watchlist
 from retrieval.services import audit, watchlists
 
 ALERT_PAGE_SIZE = 50
+#: Plain names for matcher detail keys shown on the alert page.
+DETAIL_LABELS = {"text": "Original words", "text_en": "English", "matched_in": "Matched in", "language": "Language",
+                 "audioset_class": "AudioSet class", "label": "Event"}
 
 
 @login_required
@@ -57,7 +60,8 @@ def alert_detail(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         form = AlertReviewForm(initial={"status": alert.status, "note": alert.note})
         audit.record("alert.view", actor=request.user, target=alert, case_id=alert.case_id, request=request)
-    return render(request, "retrieval/alert_detail.html", {"alert": alert, "form": form})
+    details = [(DETAIL_LABELS.get(k, k.replace("_", " ").capitalize()), v) for k, v in alert.details.items() if v]
+    return render(request, "retrieval/alert_detail.html", {"alert": alert, "form": form, "details": details})
 
 
 @login_required

@@ -18,13 +18,13 @@ from retrieval.models import Alert, AuditEvent, Finding
 
 #: Plugin -> the badge a media card shows for its labelled findings.
 BADGES: dict[str, str] = {
-    "face": "faces", "face_dlib": "faces", "audio_events": "events", "speech_translation": "speech",
-    "audio_fingerprint": "matches", "fingerprint": "prints",
+    "face": "face", "face_dlib": "face", "audio_events": "event", "speech_translation": "segment",
+    "audio_fingerprint": "match", "fingerprint": "print",
 }
 
 
 def badges_for(media_ids: Iterable[int]) -> dict[int, dict[str, int]]:
-    """``{media_id: {"faces": 3, "events": 5, "alerts": 1, ...}}`` for the items on one page."""
+    """``{media_id: {"face": 3, "event": 5, "alert": 1, ...}}`` (singular nouns) for the items on one page."""
     ids = list(media_ids)
     out: dict[int, dict[str, int]] = {i: {} for i in ids}
     if not ids:
@@ -34,7 +34,7 @@ def badges_for(media_ids: Iterable[int]) -> dict[int, dict[str, int]]:
             badge = BADGES[plugin]
             out[media_id][badge] = out[media_id].get(badge, 0) + n
     for row in Alert.objects.filter(media_id__in=ids).values("media_id").annotate(n=Count("id")):
-        out[row["media_id"]]["alerts"] = row["n"]
+        out[row["media_id"]]["alert"] = row["n"]
     return out
 
 

@@ -63,5 +63,5 @@ def test_outsiders_cannot_export(client, personas, case_with_alert) -> None:
 def test_case_page_shows_badges_alert_count_and_activity(client, personas, case_with_alert) -> None:
     client.force_login(personas["alice"])
     body = client.get(f"/cases/{personas['case'].pk}/").content.decode()
-    assert "1 events" in body and "1 speech" in body and "1 alerts" in body
+    assert "1 event</span>" in body and "1 segment</span>" in body and "1 alert</span>" in body
     assert 'class="uploads"' in body and "Evidence report" in body
