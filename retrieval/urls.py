@@ -6,7 +6,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.generic import RedirectView
 
-from retrieval import views, views_alerts, views_models, views_reports
+from retrieval import views, views_alerts, views_models, views_reports, views_search
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="case-list"), name="home"),
@@ -27,6 +27,9 @@ urlpatterns = [
     path("media/<int:pk>/", views.media_detail, name="media-detail"),
     path("media/<int:pk>/file/", views.media_file, name="media-file"),
     path("media/<int:pk>/preview.png", views.media_preview, name="media-preview"),
+    path("search/", views_search.portal, name="search-portal"),
+    path("search/saved/", views_search.save, name="search-save"),
+    path("search/saved/<int:pk>/delete/", views_search.delete_saved, name="search-saved-delete"),
     path("models/", views_models.model_overview, name="model-overview"),
     path("models/status.json", views_models.model_status, name="model-status"),
     path("alerts/", views_alerts.alert_list, name="alert-list"),

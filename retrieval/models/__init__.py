@@ -8,6 +8,7 @@ from retrieval.models.embeddings import EmbeddingSpace, Finding, SpaceState
 from retrieval.models.jobs import JobState, ProcessingJob
 from retrieval.models.media import MediaItem, MediaKind, MediaStatus
 from retrieval.models.plugins import Device, ModelVersion, PluginConfiguration, ReprocessRun, WorkerStatus
+from retrieval.models.searches import SavedSearch
 from retrieval.models.watchlists import (
     Alert,
     AlertStatus,
@@ -38,6 +39,7 @@ __all__ = [
     "PluginConfiguration",
     "ProcessingJob",
     "ReprocessRun",
+    "SavedSearch",
     "SpaceState",
     "WorkerStatus",
 ]
