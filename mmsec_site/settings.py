@@ -257,3 +257,5 @@ DEFAULT_FROM_EMAIL = env_str("MMSEC_FROM_EMAIL", "mmsec@localhost")
 MMSEC_BASE_URL = env_str("MMSEC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 #: Seconds a webhook receiver gets to answer before the delivery is retried.
 MMSEC_WEBHOOK_TIMEOUT_S = 5.0
+#: Allow webhooks to private/loopback addresses (an internal receiver); off by default against SSRF.
+MMSEC_WEBHOOK_ALLOW_PRIVATE = env_bool("MMSEC_WEBHOOK_ALLOW_PRIVATE", False)

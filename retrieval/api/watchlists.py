@@ -17,6 +17,7 @@ from rest_framework.response import Response
 
 from retrieval.models import Alert, AlertStatus, Case, Watchlist, WatchlistEntry, WatchlistKind
 from retrieval.services import audit, watchlists
+from retrieval.services.notifications import check_webhook_url
 
 
 class WatchlistEntrySerializer(serializers.ModelSerializer):
@@ -104,6 +105,8 @@ class WatchlistViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.
             )
         except PermissionError as exc:
             raise ValidationError({"watched_cases": str(exc)}) from exc
+        except ValueError as exc:
+            raise ValidationError({"detail": str(exc)}) from exc
 
     def perform_update(self, serializer: Any) -> None:
         wl = serializer.instance
@@ -113,6 +116,11 @@ class WatchlistViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.
             raise ValidationError({"case": "a watchlist cannot move to another case"})
         if "kind" in data and data["kind"] != wl.kind:
             raise ValidationError({"kind": "the kind of a watchlist cannot change"})
+        if data.get("webhook_url"):
+            try:
+                check_webhook_url(data["webhook_url"])
+            except ValueError as exc:
+                raise ValidationError({"webhook_url": str(exc)}) from exc
         for name in ("name", "description", "enabled", "threshold", "webhook_url"):
             if name in data:
                 setattr(wl, name, data[name])

@@ -8,10 +8,13 @@ summary and a link, never evidence content.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
+import socket
 import urllib.request
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -21,6 +24,33 @@ from django.utils import timezone
 from retrieval.models import Alert
 
 log = logging.getLogger(__name__)
+
+
+class WebhookRefused(ValueError):
+    """The webhook address is not allowed (scheme, or a private/loopback host without opt-in)."""
+
+
+def check_webhook_url(url: str) -> None:
+    """Refuse webhooks that would make the server call itself or the internal network (SSRF).
+
+    Private, loopback, link-local and reserved addresses are refused unless
+    ``MMSEC_WEBHOOK_ALLOW_PRIVATE`` is set (an on-premises receiver). Checked when
+    the watchlist is saved and again before each delivery, since DNS can change.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise WebhookRefused("a webhook must be an http(s) URL with a host name")
+    if settings.MMSEC_WEBHOOK_ALLOW_PRIVATE:
+        return
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+    except socket.gaierror as exc:
+        raise WebhookRefused(f"webhook host {parts.hostname!r} does not resolve") from exc
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global:
+            raise WebhookRefused(f"webhook host {parts.hostname!r} is a private or local address ({address}); "
+                                 "set MMSEC_WEBHOOK_ALLOW_PRIVATE=true to allow receivers inside your network")
 
 
 def alert_url(alert: Alert) -> str:
@@ -62,6 +92,7 @@ def notify(alert_id: int) -> dict[str, Any]:
         )
     webhook_status = None
     if alert.watchlist.webhook_url:
+        check_webhook_url(alert.watchlist.webhook_url)
         body = json.dumps(webhook_payload(alert)).encode()
         request = urllib.request.Request(alert.watchlist.webhook_url, data=body, method="POST",
                                          headers={"Content-Type": "application/json", "User-Agent": "mmsec"})

@@ -169,6 +169,10 @@ def create_watchlist(*, actor: Any, case: Case, name: str, kind: str, threshold:
         raise ValueError(f"unknown watchlist kind {kind!r}")
     if threshold is not None and not 0.0 <= threshold <= 1.0:
         raise ValueError("threshold must be between 0 and 1")
+    if webhook_url:
+        from retrieval.services.notifications import check_webhook_url
+
+        check_webhook_url(webhook_url)  # raises WebhookRefused (a ValueError)
     extra = set(watched_case_ids) - {case.pk}
     allowed = set(Case.objects.writable_by(actor).filter(pk__in=extra).values_list("id", flat=True))
     if extra - allowed:

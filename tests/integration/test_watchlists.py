@@ -159,6 +159,7 @@ class _Receiver(BaseHTTPRequestHandler):
 
 def test_notifications_email_members_and_post_the_webhook_once(api, personas, settings) -> None:
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.MMSEC_WEBHOOK_ALLOW_PRIVATE = True  # the receiver is on loopback
     server = HTTPServer(("127.0.0.1", 0), _Receiver)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -182,6 +183,15 @@ def test_notifications_email_members_and_post_the_webhook_once(api, personas, se
         assert notifications.notify(alert.pk) == {"skipped": True}
     finally:
         server.shutdown()
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:6379/", "http://10.1.2.3/hook", "http://[::1]/x",
+                                 "http://169.254.169.254/latest/meta-data", "file:///etc/passwd", "ftp://example.org/"])
+def test_webhooks_to_the_internal_network_are_refused(api, personas, url) -> None:
+    with pytest.raises(ValueError):
+        _keyword_list(personas, "bank", webhook_url=url)
+    body = {"case": personas["case"].pk, "name": "x", "kind": "keyword", "webhook_url": url}
+    assert api("alice").post("/api/v1/watchlists/", body, format="json").status_code == 400
 
 
 def test_watchlist_api_create_entries_and_permissions(api, personas) -> None:
