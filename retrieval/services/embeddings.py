@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -50,19 +51,39 @@ def get_or_create_space(plugin: str, name: str, model_version: str, dim: int, di
     return space
 
 
-def ensure_space_index(space: EmbeddingSpace) -> None:
-    """Create the partial HNSW index for ``space`` if missing (idempotent)."""
-    sql = (
-        f'CREATE INDEX IF NOT EXISTS "{index_name(space)}" ON "{Finding._meta.db_table}" '
+def index_sql(space: EmbeddingSpace, name: str | None = None, *, concurrently: bool = False) -> str:
+    """``CREATE INDEX`` for the partial HNSW index of ``space`` with its own m / ef_construction."""
+    return (
+        f'CREATE INDEX {"CONCURRENTLY " if concurrently else ""}IF NOT EXISTS "{name or index_name(space)}" '
+        f'ON "{Finding._meta.db_table}" '
         f"USING hnsw ((vector::vector({int(space.dim)})) {OPCLASS[space.distance]}) "
         f"WITH (m = {int(space.hnsw_m)}, ef_construction = {int(space.hnsw_ef_construction)}) "
         f"WHERE space_id = {int(space.pk)}"
     )
+
+
+def build_session_settings() -> list[str]:
+    """``SET`` statements for an index build (memory: the graph must fit or the build is ~10x slower)."""
+    stmts = []
+    if settings.MMSEC_HNSW_BUILD_MEMORY:
+        stmts.append(f"SET maintenance_work_mem = '{settings.MMSEC_HNSW_BUILD_MEMORY}'")
+    if settings.MMSEC_HNSW_BUILD_WORKERS >= 0:
+        stmts.append(f"SET max_parallel_maintenance_workers = {int(settings.MMSEC_HNSW_BUILD_WORKERS)}")
+    return stmts
+
+
+def ensure_space_index(space: EmbeddingSpace) -> None:
+    """Create the partial HNSW index for ``space`` if missing (idempotent)."""
     with connection.cursor() as cur:
         if connection.in_atomic_block:
             # Deferred FK checks of this transaction would block CREATE INDEX on the same table: run them now.
             cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        cur.execute(sql)
+        stmts = build_session_settings()
+        for stmt in stmts:
+            cur.execute(stmt)
+        cur.execute(index_sql(space))
+        if stmts:
+            cur.execute("RESET maintenance_work_mem; RESET max_parallel_maintenance_workers")
     EmbeddingSpace.objects.filter(pk=space.pk).update(index_ready=True)
 
 
