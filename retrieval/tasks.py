@@ -32,3 +32,13 @@ def run_job(self: object, job_id: int) -> None:
 @shared_task(name="mmsec.retrieval.reconcile_jobs", acks_late=True)
 def reconcile_jobs() -> int:
     return jobs.reconcile()
+
+
+@shared_task(name="mmsec.retrieval.rebuild_space_index", acks_late=True, time_limit=6 * 3600,
+             soft_time_limit=6 * 3600 - 60)
+def rebuild_space_index(space_id: int) -> dict[str, object]:
+    from retrieval.services import embeddings
+
+    result = embeddings.rebuild_space_index(space_id)
+    log.info("rebuilt HNSW index of space %s: %s", space_id, result)
+    return result

@@ -16,4 +16,4 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast log
 
 # A read-replica alias that points at the test database (TEST MIRROR); search uses it only where a test sets
 # MMSEC_SEARCH_REPLICA_ALIAS = "replica" (and allows that alias, with transaction=True so both sessions see rows).
-DATABASES["replica"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}
+DATABASES["replica"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}  # noqa: F405
