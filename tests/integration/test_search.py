@@ -201,3 +201,19 @@ def test_the_index_path_orders_by_distance_only_and_uses_the_hnsw_index(personas
 def test_pgvector_version_is_detected_from_the_database(db) -> None:
     version = search.pgvector_version()
     assert version and search.parse_version(version) >= (0, 5, 0)
+
+
+def test_the_search_api_pages_with_next_cursor(api, personas, space) -> None:
+    rng = np.random.default_rng(15)
+    ids = _store_many(personas["case"], space, _unit(rng, 25))
+    body = {"plugin": "test", "space": "vec", "vector": _unit(rng, 1)[0].tolist(), "k": 10}
+    got, cursor = [], None
+    for _ in range(3):
+        response = api("victor").post("/api/v1/search/similar/", {**body, **({"cursor": cursor} if cursor else {})},
+                                      format="json")
+        assert response.status_code == 200
+        got += [h["finding_id"] for h in response.json()["hits"]]
+        cursor = response.json()["next_cursor"]
+    assert cursor is None and sorted(got) == sorted(ids)
+    bad = api("victor").post("/api/v1/search/similar/", {**body, "cursor": "garbage"}, format="json")
+    assert bad.status_code == 400 and "cursor" in bad.json()
