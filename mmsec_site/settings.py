@@ -136,6 +136,8 @@ DATABASE_ROUTERS = ["retrieval.db_router.SearchReplicaRouter"]
 
 #: A filtered candidate set up to this many rows x 128 dimensions is searched exactly (scaled by dimension).
 MMSEC_SEARCH_EXACT_MAX_ROWS = env_int("MMSEC_SEARCH_EXACT_MAX_ROWS", 20_000)
+#: Smallest hnsw.ef_search of the index path (recall at no / mild filters).
+MMSEC_SEARCH_EF_MIN = env_int("MMSEC_SEARCH_EF_MIN", 100)
 #: Session settings for HNSW index builds ("" / -1: the server's own).
 MMSEC_HNSW_BUILD_MEMORY = env_str("MMSEC_HNSW_BUILD_MEMORY", "")
 MMSEC_HNSW_BUILD_WORKERS = env_int("MMSEC_HNSW_BUILD_WORKERS", -1)

@@ -47,7 +47,7 @@ from retrieval.services.embeddings import OPERATOR
 EF_MAX = 1000
 #: ``ef`` must cover this many times the rows a filter is expected to keep (recall headroom).
 EF_HEADROOM = 4.0
-#: Smallest ``ef`` used (recall >= 0.98 at 1M x 128 unfiltered needs about this much).
+#: Smallest ``ef`` used by default (``MMSEC_SEARCH_EF_MIN``); see docs/benchmarks/vector_search.md for recall.
 EF_MIN = 100
 #: How long per-case row counts of a space are reused.
 STATS_TTL_S = 300.0
@@ -134,7 +134,7 @@ def plan_search(*, candidates: int, space_rows: int, need: int, dim: int, iterat
     if candidates <= exact_budget(dim, exact_max_rows) or candidates <= need:
         return Plan("exact")
     share = min(1.0, candidates / max(1, space_rows))
-    ef = max(EF_MIN, need, math.ceil(EF_HEADROOM * need / share))
+    ef = max(getattr(settings, "MMSEC_SEARCH_EF_MIN", EF_MIN), need, math.ceil(EF_HEADROOM * need / share))
     if iterative:
         return Plan("hnsw-iterative", min(ef, EF_MAX))
     if ef <= EF_MAX:
