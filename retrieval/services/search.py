@@ -238,6 +238,8 @@ class _Query:
         extra, params = "", []
         if tie is not None:
             extra, params = "{dist} = %s", [self.qtext, tie]
+            if after is not None and after[0] == tie:  # a tie group longer than a page: skip its earlier rows
+                extra, params = extra + " AND f.id > %s", [*params, after[1]]
         elif after is not None:
             extra, params = "({dist} > %s OR ({dist} = %s AND f.id > %s))", [self.qtext, after[0], self.qtext,
                                                                                 after[0], after[1]]

@@ -217,3 +217,15 @@ def test_the_search_api_pages_with_next_cursor(api, personas, space) -> None:
     assert cursor is None and sorted(got) == sorted(ids)
     bad = api("victor").post("/api/v1/search/similar/", {**body, "cursor": "garbage"}, format="json")
     assert bad.status_code == 400 and "cursor" in bad.json()
+
+
+def test_a_tie_group_longer_than_a_page_is_paged_without_repeats(personas, space) -> None:
+    same = np.repeat(_unit(np.random.default_rng(16), 1), 20, axis=0)  # 20 rows at one distance
+    ids = _store_many(personas["case"], space, same, per_media=20)
+    search.forget_space_stats()
+    got, cursor = [], None
+    for _ in range(3):
+        result = search.search_similar(personas["alice"], space, same[0], k=7, cursor=cursor)
+        got += [h.finding_id for h in result.hits]
+        cursor = result.next_cursor
+    assert cursor is None and got == sorted(ids)
