@@ -122,6 +122,28 @@ if os.environ.get("MMSEC_DATABASE_NAME"):  # a worker pointed at a test database
     DATABASES["default"]["NAME"] = os.environ["MMSEC_DATABASE_NAME"]
 DATABASES["default"].setdefault("TEST", {})["NAME"] = env_str("MMSEC_TEST_DATABASE_NAME", "test_mmsec")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+#: Optional read replica for search reads (``retrieval.db_router``): same schema, streaming replication.
+_replica_url = env_secret("DATABASE_REPLICA_URL")
+if _replica_url:
+    DATABASES["replica"] = _database_from_url(_replica_url) | {
+        "CONN_MAX_AGE": DATABASES["default"]["CONN_MAX_AGE"], "CONN_HEALTH_CHECKS": True,
+        "TEST": {"MIRROR": "default"},
+    }
+#: The alias search reads use inside ``retrieval.db_router.search_reads`` ("": the primary).
+MMSEC_SEARCH_REPLICA_ALIAS = "replica" if _replica_url else ""
+DATABASE_ROUTERS = ["retrieval.db_router.SearchReplicaRouter"]
+
+# --------------------------------------------------------------------------- vector search
+
+#: A filtered candidate set up to this many rows x 128 dimensions is searched exactly (scaled by dimension).
+MMSEC_SEARCH_EXACT_MAX_ROWS = env_int("MMSEC_SEARCH_EXACT_MAX_ROWS", 20_000)
+#: Smallest hnsw.ef_search of the index path (recall at no / mild filters).
+MMSEC_SEARCH_EF_MIN = env_int("MMSEC_SEARCH_EF_MIN", 100)
+#: Session settings for HNSW index builds ("" / -1: the server's own).
+MMSEC_HNSW_BUILD_MEMORY = env_str("MMSEC_HNSW_BUILD_MEMORY", "")
+MMSEC_HNSW_BUILD_WORKERS = env_int("MMSEC_HNSW_BUILD_WORKERS", -1)
+#: Store this many findings in one call and the table is ANALYZEd afterwards (planner estimates stay true).
+MMSEC_ANALYZE_AFTER_ROWS = env_int("MMSEC_ANALYZE_AFTER_ROWS", 5_000)
 
 # --------------------------------------------------------------------------- auth
 

@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
 from retrieval.models import AuditEvent, EmbeddingSpace, ModelVersion, PluginConfiguration, ReprocessRun, WorkerStatus
+from retrieval.services import embeddings as embedding_services
 from retrieval.services import plugins as plugin_services
 
 
@@ -69,12 +70,49 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
 @admin.register(EmbeddingSpace)
 class EmbeddingSpaceAdmin(admin.ModelAdmin):
-    list_display = ("plugin", "name", "model_version", "dim", "distance", "state", "index_ready", "created_at")
+    """HNSW build parameters are editable (they apply at the next rebuild); "Rebuild index" runs on a worker."""
+
+    list_display = ("plugin", "name", "model_version", "dim", "distance", "state", "hnsw_m", "hnsw_ef_construction",
+                    "index_status", "created_at")
     list_filter = ("plugin", "state")
-    readonly_fields = [f.name for f in EmbeddingSpace._meta.fields]
+    fields = ("hnsw_m", "hnsw_ef_construction", "index_status", "live_index")
+    readonly_fields = ("index_status", "live_index")
+    actions = ["rebuild_index"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    @admin.display(description="Index")
+    def index_status(self, obj: EmbeddingSpace) -> str:
+        progress = embedding_services.index_build_progress(obj)
+        if progress:
+            return f"building: {progress['phase']}, {progress['percent']} % of the table scanned"
+        return "ready" if obj.index_ready else "not ready (build queued or failed: see the worker log)"
+
+    @admin.display(description="Live index")
+    def live_index(self, obj: EmbeddingSpace) -> str:
+        info = embedding_services.index_info(obj)
+        if not info:
+            return "none"
+        return (f"{embedding_services.index_name(obj)}: m={info['m']}, ef_construction={info['ef_construction']}, "
+                f"{info['bytes'] / 2**20:.1f} MiB{'' if info['valid'] else ', INVALID'}")
+
+    def save_model(self, request: HttpRequest, obj: EmbeddingSpace, form: Any, change: bool) -> None:
+        try:
+            embedding_services.update_hnsw_params(actor=request.user, space=obj, m=obj.hnsw_m,
+                                                  ef_construction=obj.hnsw_ef_construction, request=request)
+        except ValueError as exc:
+            self.message_user(request, f"Not saved: {exc}", messages.ERROR)
+            return
+        self.message_user(request, "Saved; the values apply when the index is rebuilt (action “Rebuild HNSW "
+                                   "index”).")
+
+    @admin.action(description="Rebuild HNSW index with the space's m / ef_construction (runs on a worker)")
+    def rebuild_index(self, request: HttpRequest, queryset: Any) -> None:
+        for space in queryset:
+            embedding_services.request_index_rebuild(actor=request.user, space=space, request=request)
+            self.message_user(request, f"{space.plugin}/{space.name}: rebuild queued; the Index column shows its "
+                                       "progress.")
 
 
 @admin.register(ReprocessRun)

@@ -40,3 +40,13 @@ def notify_alert(alert_id: int) -> dict[str, object]:
     from retrieval.services import notifications
 
     return notifications.notify(alert_id)
+
+
+@shared_task(name="mmsec.retrieval.rebuild_space_index", acks_late=True, time_limit=6 * 3600,
+             soft_time_limit=6 * 3600 - 60)
+def rebuild_space_index(space_id: int) -> dict[str, object]:
+    from retrieval.services import embeddings
+
+    result = embeddings.rebuild_space_index(space_id)
+    log.info("rebuilt HNSW index of space %s: %s", space_id, result)
+    return result

@@ -30,7 +30,7 @@ from retrieval.models import (
     MediaStatus,
 )
 from retrieval.models.cases import WRITE_ROLES
-from retrieval.services import audit, case_stats, cases, panels, search
+from retrieval.services import audit, case_stats, cases, paging, panels, search
 
 MEDIA_PAGE_SIZE = 48
 
@@ -80,7 +80,10 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
     kind = request.GET.get("kind", "")
     if kind:
         media = media.filter(kind=kind)
-    page = Paginator(media.order_by("-uploaded_at", "-id"), MEDIA_PAGE_SIZE).get_page(request.GET.get("page"))
+    if request.GET.get("page"):  # old page-number links keep working
+        page = Paginator(media.order_by("-uploaded_at", "-id"), MEDIA_PAGE_SIZE).get_page(request.GET.get("page"))
+    else:
+        page = paging.newest_first_page(media, request.GET.get("after"), MEDIA_PAGE_SIZE)
     counts = MediaItem.objects.filter(case=case).aggregate(
         total=Count("id"), ready=Count("id", filter=Q(status=MediaStatus.READY)),
         failed=Count("id", filter=Q(status=MediaStatus.FAILED)),
@@ -96,7 +99,8 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
     audit.record("case.view", actor=request.user, target=case, case_id=case.pk, request=request)
     return render(request, "retrieval/case_detail.html", {
         "case": case, "role": role, "can_write": role in WRITE_ROLES, "is_owner": role == CaseRole.OWNER,
-        "page": page, "counts": counts, "members": members, "activity": activity, "kind": kind,
+        "page": page, "total": counts["total"] if not kind else None, "counts": counts, "members": members,
+        "activity": activity, "kind": kind,
         "member_form": MemberForm(), "max_upload": settings.MMSEC_MAX_UPLOAD_BYTES,
         "activity_bars": case_stats.activity_svg_bars(days), "activity_days": days, "new_alerts": new_alerts,
     })

@@ -13,3 +13,7 @@ os.environ.setdefault("MMSEC_THROTTLE_USER", "100000/min")
 from mmsec_site.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
+
+# A read-replica alias that points at the test database (TEST MIRROR); search uses it only where a test sets
+# MMSEC_SEARCH_REPLICA_ALIAS = "replica" (and allows that alias, with transaction=True so both sessions see rows).
+DATABASES["replica"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}  # noqa: F405

@@ -96,6 +96,7 @@ class SimilarSearchSerializer(serializers.Serializer):
     k = serializers.IntegerField(min_value=1, max_value=1000, default=10)
     cases = serializers.ListField(child=serializers.IntegerField(), required=False)
     media_kinds = serializers.ListField(child=serializers.CharField(), required=False)
+    cursor = serializers.CharField(required=False, help_text="`next_cursor` of the previous page (same query)")
 
     def validate(self, attrs: dict) -> dict:
         if not attrs.get("vector") and not attrs.get("finding"):

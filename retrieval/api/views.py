@@ -223,13 +223,15 @@ class SimilarSearchView(APIView):
                 request.user, space, vector, k=data["k"],
                 filters=search.SearchFilters(case_ids=data.get("cases"), media_kinds=data.get("media_kinds"),
                                              exclude_media_ids=exclude),
+                cursor=data.get("cursor"),
             )
         except ValueError as exc:
-            raise ValidationError({"vector": str(exc)}) from exc
+            raise ValidationError({"cursor" if "cursor" in str(exc) else "vector": str(exc)}) from exc
         audit.record("search.similar", actor=request.user, request=request,
                      details={"plugin": data["plugin"], "space": data["space"], "k": data["k"],
                               "hits": len(result.hits), "path": result.path})
-        return Response({"path": result.path, "hits": s.HitSerializer(result.hits, many=True).data})
+        return Response({"path": result.path, "next_cursor": result.next_cursor,
+                         "hits": s.HitSerializer(result.hits, many=True).data})
 
 
 __all__ = ["CaseViewSet", "MediaViewSet", "AuditEventViewSet", "SimilarSearchView", "serializers"]

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -50,19 +51,39 @@ def get_or_create_space(plugin: str, name: str, model_version: str, dim: int, di
     return space
 
 
-def ensure_space_index(space: EmbeddingSpace) -> None:
-    """Create the partial HNSW index for ``space`` if missing (idempotent)."""
-    sql = (
-        f'CREATE INDEX IF NOT EXISTS "{index_name(space)}" ON "{Finding._meta.db_table}" '
+def index_sql(space: EmbeddingSpace, name: str | None = None, *, concurrently: bool = False) -> str:
+    """``CREATE INDEX`` for the partial HNSW index of ``space`` with its own m / ef_construction."""
+    return (
+        f'CREATE INDEX {"CONCURRENTLY " if concurrently else ""}IF NOT EXISTS "{name or index_name(space)}" '
+        f'ON "{Finding._meta.db_table}" '
         f"USING hnsw ((vector::vector({int(space.dim)})) {OPCLASS[space.distance]}) "
         f"WITH (m = {int(space.hnsw_m)}, ef_construction = {int(space.hnsw_ef_construction)}) "
         f"WHERE space_id = {int(space.pk)}"
     )
+
+
+def build_session_settings() -> list[str]:
+    """``SET`` statements for an index build (memory: the graph must fit or the build is ~10x slower)."""
+    stmts = []
+    if settings.MMSEC_HNSW_BUILD_MEMORY:
+        stmts.append(f"SET maintenance_work_mem = '{settings.MMSEC_HNSW_BUILD_MEMORY}'")
+    if settings.MMSEC_HNSW_BUILD_WORKERS >= 0:
+        stmts.append(f"SET max_parallel_maintenance_workers = {int(settings.MMSEC_HNSW_BUILD_WORKERS)}")
+    return stmts
+
+
+def ensure_space_index(space: EmbeddingSpace) -> None:
+    """Create the partial HNSW index for ``space`` if missing (idempotent)."""
     with connection.cursor() as cur:
         if connection.in_atomic_block:
             # Deferred FK checks of this transaction would block CREATE INDEX on the same table: run them now.
             cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        cur.execute(sql)
+        stmts = build_session_settings()
+        for stmt in stmts:
+            cur.execute(stmt)
+        cur.execute(index_sql(space))
+        if stmts:
+            cur.execute("RESET maintenance_work_mem; RESET max_parallel_maintenance_workers")
     EmbeddingSpace.objects.filter(pk=space.pk).update(index_ready=True)
 
 
@@ -83,6 +104,8 @@ def activate_space(space: EmbeddingSpace) -> None:
             pk=space.pk
         ).update(state=SpaceState.RETIRED)
         EmbeddingSpace.objects.filter(pk=space.pk).update(state=SpaceState.ACTIVE, activated_at=timezone.now())
+    # A reprocess run just filled this space: planner statistics must see it before search does.
+    transaction.on_commit(analyze_findings)
 
 
 @dataclass(frozen=True)
@@ -130,4 +153,113 @@ def store_findings(media: MediaItem, plugin: str, model_version: str, findings: 
             update_fields=["space", "vector", "label", "score", "text", "start_s", "end_s", "box", "data"],
             batch_size=500,
         )
+    if len(rows) >= settings.MMSEC_ANALYZE_AFTER_ROWS:
+        transaction.on_commit(analyze_findings)  # a bulk load: keep the planner's row estimates true
     return len(rows)
+
+
+# --------------------------------------------------------------------------- index management
+
+#: pgvector's limits for the HNSW build parameters.
+HNSW_M_RANGE = (2, 100)
+HNSW_EF_CONSTRUCTION_RANGE = (4, 1000)
+
+
+def validate_hnsw_params(m: int, ef_construction: int) -> None:
+    if not HNSW_M_RANGE[0] <= m <= HNSW_M_RANGE[1]:
+        raise ValueError(f"m must be between {HNSW_M_RANGE[0]} and {HNSW_M_RANGE[1]}")
+    if not HNSW_EF_CONSTRUCTION_RANGE[0] <= ef_construction <= HNSW_EF_CONSTRUCTION_RANGE[1]:
+        raise ValueError(f"ef_construction must be between {HNSW_EF_CONSTRUCTION_RANGE[0]} and "
+                         f"{HNSW_EF_CONSTRUCTION_RANGE[1]}")
+    if ef_construction < 2 * m:
+        raise ValueError("ef_construction must be at least 2 x m")
+
+
+def analyze_findings() -> None:
+    """Refresh planner statistics of the findings table (after bulk loads: reprocess runs, large stores)."""
+    with connection.cursor() as cur:
+        cur.execute(f'ANALYZE "{Finding._meta.db_table}"')
+
+
+def _rebuild_name(space: EmbeddingSpace) -> str:
+    return f"{index_name(space)}_new"
+
+
+def rebuild_space_index(space_id: int) -> dict[str, Any]:
+    """Rebuild the space's HNSW index with its current ``hnsw_m`` / ``hnsw_ef_construction``.
+
+    Builds ``<index>_new`` with ``CREATE INDEX CONCURRENTLY`` (search and writes go on; must run outside a
+    transaction), then swaps it in for the old index in one short transaction and ANALYZEs.
+    """
+    if connection.in_atomic_block:
+        raise RuntimeError("rebuild_space_index must run outside a transaction (CREATE INDEX CONCURRENTLY)")
+    space = EmbeddingSpace.objects.get(pk=space_id)
+    validate_hnsw_params(space.hnsw_m, space.hnsw_ef_construction)
+    new, old = _rebuild_name(space), index_name(space)
+    EmbeddingSpace.objects.filter(pk=space.pk).update(index_ready=False)
+    started = timezone.now()
+    with connection.cursor() as cur:
+        cur.execute(f'DROP INDEX CONCURRENTLY IF EXISTS "{new}"')  # left over by an interrupted rebuild
+        for stmt in build_session_settings():
+            cur.execute(stmt)
+        cur.execute(index_sql(space, new, concurrently=True))
+        cur.execute("RESET maintenance_work_mem; RESET max_parallel_maintenance_workers")
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute(f'DROP INDEX IF EXISTS "{old}"')
+        cur.execute(f'ALTER INDEX "{new}" RENAME TO "{old}"')
+    analyze_findings()
+    EmbeddingSpace.objects.filter(pk=space.pk).update(index_ready=True)
+    return {"space": space.pk, "seconds": round((timezone.now() - started).total_seconds(), 1), **index_info(space)}
+
+
+def index_info(space: EmbeddingSpace) -> dict[str, Any]:
+    """Size and build options of the live index (``{}`` if it does not exist)."""
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_relation_size(c.oid), c.reloptions, i.indisvalid FROM pg_class c "
+                    "JOIN pg_index i ON i.indexrelid = c.oid WHERE c.relname = %s", [index_name(space)])
+        row = cur.fetchone()
+    if not row:
+        return {}
+    options = dict(opt.split("=", 1) for opt in (row[1] or []))
+    return {"bytes": int(row[0]), "valid": bool(row[2]), "m": int(options.get("m", 16)),
+            "ef_construction": int(options.get("ef_construction", 64))}
+
+
+def index_build_progress(space: EmbeddingSpace) -> dict[str, Any] | None:
+    """Progress of a running build of this space's index, from ``pg_stat_progress_create_index``; None if idle."""
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT p.phase, p.blocks_done, p.blocks_total, p.tuples_done, p.tuples_total "
+            "FROM pg_stat_progress_create_index p JOIN pg_class c ON c.oid = p.index_relid "
+            "WHERE c.relname IN (%s, %s)", [index_name(space), _rebuild_name(space)])
+        row = cur.fetchone()
+    if not row:
+        return None
+    phase, blocks_done, blocks_total, tuples_done, tuples_total = row
+    percent = 100.0 * blocks_done / blocks_total if blocks_total else 0.0
+    return {"phase": phase, "blocks_done": blocks_done, "blocks_total": blocks_total, "tuples_done": tuples_done,
+            "tuples_total": tuples_total, "percent": round(percent, 1)}
+
+
+def update_hnsw_params(*, actor: Any, space: EmbeddingSpace, m: int, ef_construction: int,
+                       request: Any = None) -> EmbeddingSpace:
+    """Change the build parameters of a space (they apply at the next index rebuild)."""
+    from retrieval.services import audit
+
+    validate_hnsw_params(m, ef_construction)
+    before = {"m": space.hnsw_m, "ef_construction": space.hnsw_ef_construction}
+    EmbeddingSpace.objects.filter(pk=space.pk).update(hnsw_m=m, hnsw_ef_construction=ef_construction)
+    space.hnsw_m, space.hnsw_ef_construction = m, ef_construction
+    audit.record("space.hnsw_params", actor=actor, target=space, request=request,
+                 details={"before": before, "after": {"m": m, "ef_construction": ef_construction}})
+    return space
+
+
+def request_index_rebuild(*, actor: Any, space: EmbeddingSpace, request: Any = None) -> None:
+    """Queue a rebuild of the space's HNSW index on the ``default`` queue (a Celery worker runs it)."""
+    from retrieval import tasks
+    from retrieval.services import audit
+
+    audit.record("space.index_rebuild", actor=actor, target=space, request=request,
+                 details={"m": space.hnsw_m, "ef_construction": space.hnsw_ef_construction})
+    transaction.on_commit(lambda: tasks.rebuild_space_index.apply_async(args=[space.pk], queue="default"))

@@ -141,3 +141,42 @@ def test_it_filters_and_paginates_the_media_list(api, personas) -> None:
     assert page["count"] == 6 and len(page["results"]) == 2 and page["next"]
     assert client.get("/api/v1/media/", {"kind": "audio"}).json()["count"] == 1
     assert client.get("/api/v1/media/", {"case": "x"}).status_code == 400
+
+
+def test_the_media_list_pages_by_keyset_cursor_and_stays_stable(api, personas) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    case = personas["case"]
+    now = timezone.now()
+    items = MediaItem.objects.bulk_create([
+        MediaItem(case=case, original_name=f"{i}.bin", sha256=f"{i:064x}", size=1, kind="image" if i % 2 else "audio",
+                  status="ready")
+        for i in range(23)
+    ])
+    # three rows share one timestamp: ties must neither repeat nor vanish across pages
+    for i, item in enumerate(items):
+        MediaItem.objects.filter(pk=item.pk).update(uploaded_at=now - timedelta(seconds=i if i > 3 else 0))
+    MediaItem.objects.create(case=personas["other_case"], original_name="x", sha256="f" * 64, size=1)
+    expected = list(MediaItem.objects.filter(case=case).order_by("-uploaded_at", "-id").values_list("id", flat=True))
+    client = api("bob")
+    url, got = f"/api/v1/media/?case={case.pk}&page_size=5&cursor=", []
+    while url:
+        body = client.get(url).json()
+        assert "count" not in body and len(body["results"]) <= 5
+        got += [r["id"] for r in body["results"]]
+        url = body["next"]
+        if len(got) == 5:  # a newer upload must not shift the pages still to come
+            MediaItem.objects.create(case=case, original_name="new", sha256="e" * 64, size=1)
+    assert got == expected
+    back = client.get(body["previous"]).json()
+    assert [r["id"] for r in back["results"]] == expected[15:20]
+    filtered = client.get("/api/v1/media/", {"case": case.pk, "kind": "image", "cursor": ""}).json()
+    assert {r["kind"] for r in filtered["results"]} == {"image"}
+    assert api(None).get("/api/v1/media/", {"cursor": ""}).status_code in (401, 403)
+    theirs = api("charlie").get("/api/v1/media/", {"cursor": ""}).json()["results"]
+    assert [r["case"] for r in theirs] == [personas["other_case"].pk]
+    # page numbers still answer as before
+    page = client.get("/api/v1/media/", {"case": case.pk, "page_size": 5, "page": 2}).json()
+    assert page["count"] == 24 and len(page["results"]) == 5

@@ -83,3 +83,31 @@ def test_security_headers_are_set(client, db) -> None:
     assert response["X-Frame-Options"] == "DENY"
     assert "frame-ancestors 'none'" in response["Content-Security-Policy"]
     assert response["X-Content-Type-Options"] == "nosniff"
+
+
+def test_the_case_page_pages_media_by_keyset_and_keeps_page_numbers(client, personas) -> None:
+    import re
+
+    from retrieval.models import MediaItem
+    from retrieval.views import MEDIA_PAGE_SIZE
+
+    case = personas["case"]
+    MediaItem.objects.bulk_create([
+        MediaItem(case=case, original_name=f"item-{i:03d}.bin", sha256=f"{i:064x}", size=1, status="ready")
+        for i in range(MEDIA_PAGE_SIZE + 5)
+    ])
+    order = list(MediaItem.objects.filter(case=case).order_by("-uploaded_at", "-id").values_list("original_name",
+                                                                                                 flat=True))
+    client.force_login(personas["victor"])
+    first = client.get(f"/cases/{case.pk}/").content.decode()
+    shown = re.findall(r"item-\d{3}\.bin", first)
+    assert sorted(set(shown)) == sorted(order[:MEDIA_PAGE_SIZE])
+    older = re.search(r'href="\?after=(\d+)" rel="next"', first)
+    assert older and f"{MEDIA_PAGE_SIZE + 5} total" in first
+    second = client.get(f"/cases/{case.pk}/?after={older.group(1)}").content.decode()
+    assert sorted(set(re.findall(r"item-\d{3}\.bin", second))) == sorted(order[MEDIA_PAGE_SIZE:])
+    assert "← Newest" in second and 'rel="next"' not in second
+    # an id from another case is ignored (first page), never an error or a leak
+    other = MediaItem.objects.create(case=personas["other_case"], original_name="secret.bin", sha256="a" * 64, size=1)
+    assert "secret.bin" not in client.get(f"/cases/{case.pk}/?after={other.pk}").content.decode()
+    assert client.get(f"/cases/{case.pk}/?page=2").status_code == 200

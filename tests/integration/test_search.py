@@ -84,3 +84,148 @@ def test_the_space_gets_a_partial_hnsw_index(space) -> None:
         cur.execute("SELECT indexdef FROM pg_indexes WHERE indexname = %s", [embeddings.index_name(space)])
         definition = cur.fetchone()[0]
     assert "hnsw" in definition and f"space_id = {space.pk}" in definition and "vector(16)" in definition
+
+
+# --------------------------------------------------------------------------- planning, completeness, cursors
+
+
+def _truth(vectors: np.ndarray, ids: list[int], query: np.ndarray, k: int) -> list[int]:
+    d = 1 - vectors @ (query / np.linalg.norm(query))
+    return [ids[i] for i in sorted(range(len(ids)), key=lambda i: (round(float(d[i]), 6), ids[i]))[:k]]
+
+
+def _store_many(case, space, vectors: np.ndarray, per_media: int = 500, kind: str = "image",
+                tag: str = "") -> list[int]:
+    """Store ``vectors`` in ``case`` and return their finding ids in the same order."""
+    from retrieval.models import Finding
+
+    ids = []
+    for start in range(0, len(vectors), per_media):
+        media = _media(case, f"{tag}{case.pk}-{kind}-{start}", kind)
+        embeddings.store_findings(media, "test", "v1", [
+            embeddings.NewFinding(key=f"{i}", space=space, vector=v)
+            for i, v in enumerate(vectors[start:start + per_media])
+        ])
+        by_key = dict(Finding.objects.filter(media=media).values_list("key", "id"))
+        ids += [by_key[str(i)] for i in range(len(vectors[start:start + per_media]))]
+    return ids
+
+
+def test_a_one_percent_case_filter_in_a_large_space_takes_hnsw_and_returns_k_rows(personas, space, settings) -> None:
+    from retrieval.services import cases
+
+    settings.MMSEC_SEARCH_EXACT_MAX_ROWS = 10  # make 4,000 rows a "large" space for the planner
+    rng = np.random.default_rng(11)
+    small = cases.create_case(actor=personas["alice"], title="Small case")
+    few = _unit(rng, 40)
+    _store_many(personas["case"], space, _unit(rng, 2000))
+    # the invisible case holds exact copies of the small case's vectors: the nearest rows of all
+    _store_many(personas["other_case"], space, np.concatenate([few, _unit(rng, 1920)]))
+    small_ids = _store_many(small, space, few)
+    search.forget_space_stats()
+    query = few[7] + 0.05 * rng.normal(size=16).astype(np.float32)
+    filters = search.SearchFilters(case_ids=[small.pk, personas["other_case"].pk])  # other_case: not alice's
+    result = search.search_similar(personas["alice"], space, query, k=5, filters=filters)
+    assert result.candidates == 40  # 1 % of the space's 4,000 rows
+    assert result.path.startswith("hnsw(ef=1000)")
+    assert len(result.hits) == 5
+    assert {h.case_id for h in result.hits} == {small.pk}
+    truth = _truth(few, small_ids, query, 5)
+    assert len(set(truth) & {h.finding_id for h in result.hits}) >= 4
+    assert [h.distance for h in result.hits] == sorted(h.distance for h in result.hits)
+    charlie = search.search_similar(personas["charlie"], space, query, k=5, filters=filters)
+    assert {h.case_id for h in charlie.hits} == {personas["other_case"].pk}
+
+
+def test_an_index_shortfall_is_requeried_until_the_filtered_set_is_exhausted(personas, space, settings) -> None:
+    settings.MMSEC_SEARCH_EXACT_MAX_ROWS = 10
+    rng = np.random.default_rng(12)
+    _store_many(personas["case"], space, _unit(rng, 600))
+    video_ids = _store_many(personas["case"], space, _unit(rng, 3), kind="video")
+    search.forget_space_stats()
+    result = search.search_similar(personas["alice"], space, _unit(rng, 1)[0], k=10,
+                                   filters=search.SearchFilters(media_kinds=["video"]))
+    assert result.path.startswith("hnsw(ef=100) -> ") and result.path.endswith("exact(fallback)")
+    assert sorted(h.finding_id for h in result.hits) == sorted(video_ids)
+    assert result.next_cursor is None
+
+
+@pytest.mark.parametrize("exact_max_rows", [20_000, 10])
+def test_cursor_pages_are_complete_ordered_and_stable_with_ties(personas, space, settings,
+                                                              exact_max_rows: int) -> None:
+    settings.MMSEC_SEARCH_EXACT_MAX_ROWS = exact_max_rows
+    rng = np.random.default_rng(13)
+    base = _unit(rng, 30)
+    vectors = np.concatenate([base, base, base])  # every distance three times: ties at page boundaries
+    ids = _store_many(personas["case"], space, vectors, per_media=45)
+    search.forget_space_stats()
+    query = _unit(rng, 1)[0]
+    pages, cursor = [], None
+    while True:
+        result = search.search_similar(personas["alice"], space, query, k=7, cursor=cursor)
+        pages.append([h.finding_id for h in result.hits])
+        cursor = result.next_cursor
+        if cursor is None:
+            break
+        # rows stored after the first page do not shift later pages
+        if len(pages) == 1:
+            _store_many(personas["other_case"], space, base[:3], tag="late")
+    got = [fid for page in pages for fid in page]
+    assert len(got) == len(set(got)) == 90 and set(got) == set(ids)
+    settings.MMSEC_SEARCH_EXACT_MAX_ROWS = 20_000
+    one_call = search.search_similar(personas["alice"], space, query, k=90)
+    assert one_call.path == "exact" and got == [h.finding_id for h in one_call.hits]
+    distances = [(h.distance, h.finding_id) for h in one_call.hits]
+    assert distances == sorted(distances)
+    assert all(len(p) == 7 for p in pages[:-1])
+
+
+def test_the_index_path_orders_by_distance_only_and_uses_the_hnsw_index(personas, space) -> None:
+    from django.db import connection, transaction
+
+    rng = np.random.default_rng(14)
+    _store_many(personas["case"], space, _unit(rng, 300))
+    query = search._build_query(space, _unit(rng, 1)[0], [personas["case"].pk], search.SearchFilters())
+    with transaction.atomic(), connection.cursor() as cur:
+        search._prefer_hnsw(cur, True)
+        cur.execute("EXPLAIN " + query.sql(indexed=True, limit=11), [query.qtext, *query.params])
+        indexed = "\n".join(r[0] for r in cur.fetchall())
+        search._prefer_hnsw(cur, False)
+        cur.execute("EXPLAIN " + query.sql(indexed=False, limit=11), [query.qtext, *query.params])
+        exact = "\n".join(r[0] for r in cur.fetchall())
+    assert f"Index Scan using {embeddings.index_name(space)}" in indexed and "Sort" not in indexed
+    assert embeddings.index_name(space) not in exact
+    assert query.sql(indexed=True, limit=11).rstrip().endswith("ORDER BY distance LIMIT 11")
+
+
+def test_pgvector_version_is_detected_from_the_database(db) -> None:
+    version = search.pgvector_version()
+    assert version and search.parse_version(version) >= (0, 5, 0)
+
+
+def test_the_search_api_pages_with_next_cursor(api, personas, space) -> None:
+    rng = np.random.default_rng(15)
+    ids = _store_many(personas["case"], space, _unit(rng, 25))
+    body = {"plugin": "test", "space": "vec", "vector": _unit(rng, 1)[0].tolist(), "k": 10}
+    got, cursor = [], None
+    for _ in range(3):
+        response = api("victor").post("/api/v1/search/similar/", {**body, **({"cursor": cursor} if cursor else {})},
+                                      format="json")
+        assert response.status_code == 200
+        got += [h["finding_id"] for h in response.json()["hits"]]
+        cursor = response.json()["next_cursor"]
+    assert cursor is None and sorted(got) == sorted(ids)
+    bad = api("victor").post("/api/v1/search/similar/", {**body, "cursor": "garbage"}, format="json")
+    assert bad.status_code == 400 and "cursor" in bad.json()
+
+
+def test_a_tie_group_longer_than_a_page_is_paged_without_repeats(personas, space) -> None:
+    same = np.repeat(_unit(np.random.default_rng(16), 1), 20, axis=0)  # 20 rows at one distance
+    ids = _store_many(personas["case"], space, same, per_media=20)
+    search.forget_space_stats()
+    got, cursor = [], None
+    for _ in range(3):
+        result = search.search_similar(personas["alice"], space, same[0], k=7, cursor=cursor)
+        got += [h.finding_id for h in result.hits]
+        cursor = result.next_cursor
+    assert cursor is None and got == sorted(ids)

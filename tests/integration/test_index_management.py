@@ -1,0 +1,90 @@
+"""HNSW index management: per-space parameters in the admin, rebuild on a real worker, ANALYZE after bulk loads."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from django.db import connection
+
+from retrieval.models import AuditEvent, EmbeddingSpace, Finding, MediaItem
+from retrieval.services import embeddings
+from tests.conftest import wait_for
+
+
+def _fill(case, space, n: int, tag: str = "m") -> None:
+    media = MediaItem.objects.create(case=case, original_name=tag, sha256=f"{hash(tag) & (2**64 - 1):064x}", size=1,
+                                     kind="image", status="ready")
+    vectors = np.random.default_rng(n).normal(size=(n, space.dim)).astype(np.float32)
+    embeddings.store_findings(media, "test", "v1", [
+        embeddings.NewFinding(key=str(i), space=space, vector=v) for i, v in enumerate(vectors)])
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("m", "ef", "message"), [(1, 64, "m must"), (16, 2000, "ef_construction must be between"),
+                                                  (32, 40, "at least 2 x m")])
+def test_hnsw_parameters_are_validated(personas, m: int, ef: int, message: str) -> None:
+    space = embeddings.get_or_create_space("test", "params", "v1", 8)
+    with pytest.raises(ValueError, match=message):
+        embeddings.update_hnsw_params(actor=personas["staff"], space=space, m=m, ef_construction=ef)
+
+
+@pytest.mark.django_db
+def test_the_admin_edits_parameters_and_shows_the_live_index(client, personas) -> None:
+    space = embeddings.get_or_create_space("test", "admin", "v1", 8)
+    assert embeddings.index_info(space) | {"bytes": 0} == {"bytes": 0, "valid": True, "m": 16, "ef_construction": 64}
+    assert embeddings.index_build_progress(space) is None
+    client.force_login(personas["staff"])
+    url = f"/admin/retrieval/embeddingspace/{space.pk}/change/"
+    page = client.get(url).content.decode()
+    assert "m=16, ef_construction=64" in page and "ready" in page
+    client.post(url, {"hnsw_m": "24", "hnsw_ef_construction": "100"})
+    space.refresh_from_db()
+    assert (space.hnsw_m, space.hnsw_ef_construction) == (24, 100)
+    assert AuditEvent.objects.filter(action="space.hnsw_params", target_id=str(space.pk)).exists()
+    client.post(url, {"hnsw_m": "24", "hnsw_ef_construction": "30"})  # below 2 x m: refused
+    space.refresh_from_db()
+    assert space.hnsw_ef_construction == 100
+    client.force_login(personas["alice"])  # no staff: no admin
+    assert client.get(url).status_code == 302
+
+
+@pytest.mark.worker
+def test_the_rebuild_action_runs_on_a_worker_and_search_keeps_working(client, personas, worker_factory) -> None:
+    from retrieval.services import search
+
+    space = embeddings.get_or_create_space("test", "rebuild", "v1", 8)
+    _fill(personas["case"], space, 300)
+    worker_factory("default")
+    EmbeddingSpace.objects.filter(pk=space.pk).update(hnsw_m=8, hnsw_ef_construction=40)
+    client.force_login(personas["staff"])
+    response = client.post("/admin/retrieval/embeddingspace/", {
+        "action": "rebuild_index", "_selected_action": [str(space.pk)]})
+    assert response.status_code == 302
+    wait_for(lambda: embeddings.index_info(space).get("m") == 8, timeout=90, what="the rebuilt index")
+    wait_for(lambda: EmbeddingSpace.objects.get(pk=space.pk).index_ready, timeout=30, what="index_ready")
+    assert embeddings.index_info(space) | {"bytes": 0} == {"bytes": 0, "valid": True, "m": 8, "ef_construction": 40}
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*) FROM pg_indexes WHERE indexname LIKE %s", [embeddings.index_name(space) + "%"])
+        assert cur.fetchone()[0] == 1
+    assert AuditEvent.objects.filter(action="space.index_rebuild", target_id=str(space.pk)).exists()
+    vector = Finding.objects.filter(space=space).first().vector
+    assert len(search.search_similar(personas["alice"], space, vector, k=10).hits) == 10
+
+
+@pytest.mark.django_db
+def test_a_bulk_store_refreshes_planner_statistics(personas, settings, django_capture_on_commit_callbacks) -> None:
+    settings.MMSEC_ANALYZE_AFTER_ROWS = 50
+    space = embeddings.get_or_create_space("test", "analyze", "v1", 8)
+
+    def reltuples() -> float:
+        with connection.cursor() as cur:
+            cur.execute("SELECT reltuples FROM pg_class WHERE relname = 'retrieval_finding'")
+            return float(cur.fetchone()[0])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        _fill(personas["case"], space, 10, "small")
+    before = reltuples()
+    assert before != Finding.objects.count()  # 10 rows: below the threshold, no ANALYZE
+    with django_capture_on_commit_callbacks(execute=True):
+        _fill(personas["case"], space, 60, "bulk")
+    assert reltuples() == Finding.objects.count() == 70

@@ -1,0 +1,62 @@
+"""Search planning without a database: exact vs HNSW, ef sizing, pgvector iterative-scan detection, cursors."""
+
+from __future__ import annotations
+
+import pytest
+
+from retrieval.services import search
+
+
+@pytest.mark.parametrize(("version", "expected"), [
+    ("0.6.2", False), ("0.7.4", False), ("0.8.0", True), ("0.8.1", True), ("0.10.0", True), ("1.0", True),
+    (None, False), ("", False),
+])
+def test_iterative_scans_are_used_from_pgvector_0_8(version: str | None, expected: bool) -> None:
+    assert search.supports_iterative_scan(version) is expected
+
+
+def _plan(candidates: int, space_rows: int = 1_000_000, need: int = 11, dim: int = 128, iterative: bool = False):
+    return search.plan_search(candidates=candidates, space_rows=space_rows, need=need, dim=dim, iterative=iterative,
+                              exact_max_rows=20_000)
+
+
+def test_small_candidate_sets_are_searched_exactly() -> None:
+    assert _plan(10_000).path == "exact"  # 1 % of 1M
+    assert _plan(1_000).path == "exact"  # 0.1 %
+    assert _plan(5, space_rows=5).path == "exact"
+
+
+def test_the_exact_budget_shrinks_with_the_dimension() -> None:
+    assert _plan(10_000, space_rows=200_000, dim=1024).path == "hnsw"  # 5 %: 10,000 x 1024-d is too many
+    assert _plan(2_000, space_rows=200_000, dim=1024).path == "exact"
+
+
+def test_ef_grows_as_the_filter_gets_more_selective() -> None:
+    unfiltered, half, tenth = _plan(1_000_000), _plan(500_000), _plan(100_000)
+    assert (unfiltered.path, half.path, tenth.path) == ("hnsw", "hnsw", "hnsw")
+    assert unfiltered.ef == search.EF_MIN
+    assert unfiltered.ef <= half.ef < tenth.ef <= search.EF_MAX
+    assert tenth.ef * 0.1 >= 4 * 11  # expected rows left after the filter cover k+1 four times
+
+
+def test_deeper_pages_need_a_larger_ef() -> None:
+    assert _plan(500_000, need=101).ef > _plan(500_000, need=11).ef
+
+
+def test_a_filter_too_selective_for_any_ef_goes_exact_without_iterative_scans() -> None:
+    assert _plan(50_000, space_rows=10_000_000).path == "exact"  # 0.5 %: ef 1000 keeps ~5 rows
+    iterative = _plan(50_000, space_rows=10_000_000, iterative=True)
+    assert iterative.path == "hnsw-iterative" and iterative.ef == search.EF_MAX
+
+
+def test_a_one_percent_filter_takes_the_index_when_ef_1000_can_deliver() -> None:
+    plan = _plan(100_000, space_rows=10_000_000, need=6)  # 1 % of 10M, k=5: ef 1000 keeps ~10 rows
+    assert (plan.path, plan.ef) == ("hnsw", search.EF_MAX)
+
+
+def test_cursors_round_trip_exactly_and_reject_garbage() -> None:
+    d = 0.123456789012345678
+    assert search.decode_cursor(search.encode_cursor(d, 42, 10)) == (d, 42, 10)
+    for bad in ("", "not-a-cursor", "W10", search.encode_cursor(0.1, 1, 1)[:-3] + "???"):
+        with pytest.raises(ValueError):
+            search.decode_cursor(bad)
