@@ -84,6 +84,8 @@ def ensure_space_index(space: EmbeddingSpace) -> None:
         cur.execute(index_sql(space))
         if stmts:
             cur.execute("RESET maintenance_work_mem; RESET max_parallel_maintenance_workers")
+        if connection.in_atomic_block:
+            cur.execute("SET CONSTRAINTS ALL DEFERRED")  # back to Django's INITIALLY DEFERRED for the rest
     EmbeddingSpace.objects.filter(pk=space.pk).update(index_ready=True)
 
 
@@ -93,6 +95,10 @@ def drop_space(space: EmbeddingSpace) -> None:
         raise ValueError("the active space cannot be dropped; activate another one first")
     with connection.cursor() as cur:
         cur.execute(f'DROP INDEX IF EXISTS "{index_name(space)}"')
+    # Findings first: their FK to the space is checked immediately when an index was built earlier in
+    # this transaction (ensure_space_index sets constraints IMMEDIATE), and the collector deletes
+    # rows of a nullable FK after their target.
+    Finding.objects.filter(space=space).delete()
     space.delete()
 
 

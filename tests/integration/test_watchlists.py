@@ -258,3 +258,21 @@ def test_real_speech_plugin_job_raises_keyword_alert(api, personas, settings) ->
     assert alert.entry_label == "John Dashwood" and alert.plugin == "speech_translation"
     assert alert.start_s is not None
     assert Finding.objects.filter(pk=alert.finding_id, media=media).exists()
+
+
+def test_dropping_a_model_version_keeps_its_alerts(api, personas) -> None:
+    """Regression: deleting a space whose findings an alert points to failed with a FK violation."""
+    from retrieval.services.embeddings import drop_space, get_or_create_space
+
+    space = get_or_create_space("speech_translation", "minilm", "v-old", 4, activate_if_first=False)
+    _keyword_list(personas, "bank")
+    media = _media(api, personas)
+    store_findings(media, "speech_translation", "v-old", [
+        NewFinding(key="audio:0:0", text="bank", start_s=0.0, end_s=1.0, space=space, vector=[1, 0, 0, 0]),
+    ])
+    [alert] = watchlists.evaluate_media(media, "speech_translation", "v-old")
+    space.state = "retired"
+    drop_space(space)
+    alert.refresh_from_db()
+    assert alert.finding_id is None and alert.summary.startswith('"bank"')
+    assert not Finding.objects.filter(model_version="v-old").exists()
