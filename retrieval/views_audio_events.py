@@ -41,13 +41,16 @@ def event_search(request: HttpRequest) -> HttpResponse:
 @login_required
 def similar_sounds(request: HttpRequest, pk: int) -> HttpResponse:
     case = request.GET.get("case", "")
+    show_all = request.GET.get("all") == "1"
     try:
-        result = audio_events.similar_sounds(request.user, pk, k=30, case_ids=[int(case)] if case.isdigit() else None,
-                                             request=request)
+        result = audio_events.similar_sounds(
+            request.user, pk, k=30, case_ids=[int(case)] if case.isdigit() else None, request=request,
+            min_similarity=0.0 if show_all else audio_events.DEFAULT_MIN_SIMILARITY)
     except Finding.DoesNotExist as exc:
         raise Http404("no such audio event") from exc
     return render(request, "retrieval/audio_event_similar.html", {
         "result": result, "cases": Case.objects.visible_to(request.user).order_by("title"), "case": case,
+        "show_all": show_all, "min_similarity": audio_events.DEFAULT_MIN_SIMILARITY,
     })
 
 

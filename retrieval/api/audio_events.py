@@ -70,17 +70,20 @@ class SimilarSoundsView(APIView):
         OpenApiParameter("k", OpenApiTypes.INT, description="number of segments (1..200, default 20)"),
         OpenApiParameter("case", OpenApiTypes.INT, many=True, description="restrict to these cases"),
         OpenApiParameter("kind", OpenApiTypes.STR, many=True, description="audio or video"),
+        OpenApiParameter("min_similarity", OpenApiTypes.FLOAT, description="cosine similarity floor (default 0)"),
     ], responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, pk: int) -> Response:
         params = request.query_params
         try:
             k = int(params.get("k", 20))
             cases = [int(c) for c in params.getlist("case")] or None
+            floor = float(params.get("min_similarity", 0.0))
         except ValueError as exc:
-            raise ValidationError({"detail": "k and case must be integers"}) from exc
+            raise ValidationError({"detail": "k and case must be integers, min_similarity a number"}) from exc
         try:
             result = audio_events.similar_sounds(request.user, pk, k=k, case_ids=cases,
-                                                 media_kinds=params.getlist("kind") or None, request=request)
+                                                 media_kinds=params.getlist("kind") or None, min_similarity=floor,
+                                                 request=request)
         except Finding.DoesNotExist as exc:
             raise Http404("no such audio event") from exc
         return Response({"query": _row(result.query), "segments_used": result.segments, "path": result.path,

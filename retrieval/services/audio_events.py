@@ -278,11 +278,31 @@ def events_overlapping(media_ids: Iterable[int], versions: Iterable[str] | None 
     return out
 
 
-def similar_sounds(user: Any, finding_id: int, k: int = 20, case_ids: list[int] | None = None,
-                   media_kinds: list[str] | None = None, request: Any = None) -> SimilarSounds:
-    """Segments across the visible cases that sound like the event (or segment) ``finding_id``.
+#: Below this cosine similarity a segment is rarely the same kind of sound (unrelated YAMNet segments score
+#: 0.1-0.3 on the dev corpus); the page hides them unless asked.
+DEFAULT_MIN_SIMILARITY = 0.5
 
-    Raises ``Finding.DoesNotExist`` when the finding is not the plugin's or not in a visible case.
+
+def _merge_runs(hits: list[search.Hit]) -> list[list[search.Hit]]:
+    """Contiguous segments of one recording become one run (a 4 s siren is one result, not four)."""
+    runs: list[list[search.Hit]] = []
+    for h in sorted(hits, key=lambda h: (h.media_id, h.start_s or 0.0)):
+        last = runs[-1][-1] if runs else None
+        if last is not None and last.media_id == h.media_id and (h.start_s or 0.0) <= (last.end_s or 0.0) + 0.05:
+            runs[-1].append(h)
+        else:
+            runs.append([h])
+    return sorted(runs, key=lambda run: -max(h.similarity for h in run))
+
+
+def similar_sounds(user: Any, finding_id: int, k: int = 20, case_ids: list[int] | None = None,
+                   media_kinds: list[str] | None = None, min_similarity: float = 0.0,
+                   request: Any = None) -> SimilarSounds:
+    """Places across the visible cases that sound like the event (or segment) ``finding_id``.
+
+    The ``k`` nearest 0.96 s segments (the query's own segments excluded) at or above ``min_similarity``,
+    contiguous ones of a recording merged into one hit (its best similarity). Raises ``Finding.DoesNotExist``
+    when the finding is not the plugin's or not in a visible case.
     """
     event = visible_event(user, finding_id)
     query = event_row(event)
@@ -295,29 +315,33 @@ def similar_sounds(user: Any, finding_id: int, k: int = 20, case_ids: list[int] 
         return SimilarSounds(query, 0, [], "empty", note)
     result = search.search_similar(user, space, vector, k=k + len(used), filters=search.SearchFilters(
         case_ids=case_ids, media_kinds=media_kinds or None))
-    hits = [h for h in result.hits if h.finding_id not in set(used)][:k]
+    hits = [h for h in result.hits if h.finding_id not in set(used) and h.similarity >= min_similarity][:k]
     media = {m.pk: m for m in MediaItem.objects.filter(pk__in={h.media_id for h in hits}).select_related("case")}
     events = events_overlapping(media, [space.model_version])
     rows = []
-    for h in hits:
-        m = media.get(h.media_id)
+    for run in _merge_runs(hits):
+        m = media.get(run[0].media_id)
         if m is None:
             continue
-        there = [e for e in events.get(h.media_id, [])
-                 if (e.start_s or 0) < (h.end_s or 0) and (e.end_s or e.start_s or 0) > (h.start_s or 0)]
+        start, end = run[0].start_s or 0.0, run[-1].end_s or 0.0
+        best = max(run, key=lambda h: h.similarity)
+        there = [e for e in events.get(m.pk, []) if (e.start_s or 0) < end and (e.end_s or e.start_s or 0) > start]
         rows.append({
-            "finding_id": h.finding_id, "media_id": m.pk, "media_name": m.original_name, "media_kind": m.kind,
-            "case_id": m.case_id, "case_title": m.case.title, "start_s": h.start_s, "end_s": h.end_s,
-            "similarity": round(h.similarity, 4), "pct": max(0, min(100, round(h.similarity * 100))),
-            "href": media_href(m.pk, h.start_s), "same_media": m.pk == event.media_id,
-            "clock": f"{clock(h.start_s)}–{clock(h.end_s)}",
+            "finding_id": best.finding_id, "media_id": m.pk, "media_name": m.original_name, "media_kind": m.kind,
+            "case_id": m.case_id, "case_title": m.case.title, "start_s": start, "end_s": end,
+            "segments": len(run), "similarity": round(best.similarity, 4),
+            "pct": max(0, min(100, round(best.similarity * 100))),
+            "href": media_href(m.pk, start), "same_media": m.pk == event.media_id,
+            "clock": f"{clock(start)}–{clock(end)}",
             "events": [{"label": e.label, "plain_name": plain_name(e.label, e.data), "color": color_of(e.label),
                         "score": round(float(e.score or 0), 3)} for e in there],
         })
     audit.record("audio_events.similar", actor=user, target=event.media, case_id=event.case_id, request=request,
                  details={"finding": event.pk, "k": k, "hits": len(rows), "path": result.path,
-                          "cases": case_ids, "kinds": media_kinds or []})
-    return SimilarSounds(query, len(used), rows, result.path)
+                          "cases": case_ids, "kinds": media_kinds or [], "min_similarity": min_similarity})
+    note = "" if rows else (f"Nothing in the cases you can see sounds like this (similarity at least "
+                            f"{min_similarity:g})." if min_similarity > 0 else "")
+    return SimilarSounds(query, len(used), rows, result.path, note)
 
 
 # ------------------------------------------------------------------------------------------ media page
@@ -360,6 +384,7 @@ def panel_context(media: MediaItem) -> dict[str, Any] | None:
         }
         rows.append(row)
         lanes.setdefault(e.label, {"label": e.label, "plain_name": row["plain_name"], "color": row["color"],
+                                   "short_name": row["plain_name"].split(" (")[0],
                                    "bars": []})["bars"].append(row)
     return {"media": media, "events": rows, "lanes": list(lanes.values()), "duration": duration,
             "spectrogram": f"/media/{media.pk}/spectrogram.png"}
