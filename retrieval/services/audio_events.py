@@ -54,6 +54,8 @@ def color_of(label: str) -> str:
 
 
 def plain_name(label: str, data: Mapping[str, Any] | None = None) -> str:
+    if label == FRAMEWISE:  # the summary finding spans the recording: "sounds like this" on it = the whole clip
+        return "The whole recording"
     security = LABELS_BY_KEY.get(label)
     if security:
         return security.plain_name
@@ -388,8 +390,9 @@ def panel_context(media: MediaItem) -> dict[str, Any] | None:
         lanes.setdefault(e.label, {"label": e.label, "plain_name": row["plain_name"], "color": row["color"],
                                    "short_name": row["plain_name"].split(" (")[0],
                                    "bars": []})["bars"].append(row)
+    whole = Finding.objects.filter(media=media, plugin=PLUGIN, label=FRAMEWISE).order_by("-created_at").first()
     return {"media": media, "events": rows, "lanes": list(lanes.values()), "duration": duration,
-            "spectrogram": f"/media/{media.pk}/spectrogram.png"}
+            "spectrogram": f"/media/{media.pk}/spectrogram.png", "whole_id": whole.pk if whole else None}
 
 
 def timeline_segments(media: MediaItem) -> list[dict[str, Any]]:

@@ -173,6 +173,11 @@ def test_event_search_similar_sounds_and_media_page_on_real_yamnet(api, personas
     theirs_event = _events(theirs, "siren")[0]
     best = audio_events.similar_sounds(personas["charlie"], theirs_event.pk, k=5).hits
     assert {h["media_id"] for h in best} == {theirs.pk}
+    # By example: the whole of a (short) recording as the query, via its framewise summary finding
+    whole = Finding.objects.get(media=mine, label="framewise")
+    example = audio_events.similar_sounds(personas["alice"], whole.pk, k=5)
+    assert example.query["plain_name"] == "The whole recording" and example.segments >= 10
+    assert all(h["media_id"] != mine.pk for h in example.hits)  # its own segments are the query
     with pytest.raises(Finding.DoesNotExist):
         audio_events.similar_sounds(personas["charlie"], event_id)
     assert api("charlie").get(f"/api/v1/audio-events/{event_id}/similar/").status_code == 404
@@ -199,6 +204,7 @@ def test_event_search_similar_sounds_and_media_page_on_real_yamnet(api, personas
     detail = client.get(f"/media/{mine.pk}/")
     assert detail.status_code == 200 and b"panel-audio-events" in detail.content
     assert f"/media/{mine.pk}/spectrogram.png".encode() in detail.content
+    assert f"/audio-events/{whole.pk}/similar/".encode() in detail.content
     rows = [s for s in panels.timeline_for(mine, personas["alice"]) if s["track"] == "Audio events"]
     assert len(rows) == 1 and rows[0]["label"].startswith("Siren") and rows[0]["color"] == "#2563eb"
     png = client.get(f"/media/{mine.pk}/spectrogram.png")
