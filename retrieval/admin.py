@@ -6,29 +6,61 @@ does not grant access to cases (see ``Case.objects.visible_to``).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
+from django.utils.html import format_html
 
 from retrieval.models import AuditEvent, EmbeddingSpace, ModelVersion, PluginConfiguration, ReprocessRun, WorkerStatus
 from retrieval.services import embeddings as embedding_services
 from retrieval.services import plugins as plugin_services
 
 
+class PluginConfigurationForm(forms.ModelForm):
+    """Settings are checked on the form (unknown keys, JSON types, the plugin's own ``check_settings`` rules,
+    e.g. per-label thresholds of audio_events), so a bad value is shown next to the field and nothing is saved."""
+
+    class Meta:
+        model = PluginConfiguration
+        fields = ("enabled", "settings", "queue", "batch_size", "device")
+
+    def clean_settings(self) -> Any:
+        value = self.cleaned_data.get("settings") or {}
+        cls = plugin_services.get_registry().get(self.instance.name)
+        if cls is None:
+            return value
+        try:
+            return plugin_services.validate_settings(cls, value)
+        except ValidationError as exc:
+            detail = exc.message_dict if hasattr(exc, "error_dict") else {"settings": exc.messages}
+            raise forms.ValidationError([f"{k}: {' '.join(v)}" for k, v in detail.items()]) from exc
+
+
 @admin.register(PluginConfiguration)
 class PluginConfigurationAdmin(admin.ModelAdmin):
+    form = PluginConfigurationForm
     list_display = ("name", "enabled", "installed", "installed_version", "active_model_version", "queue",
                     "batch_size", "device", "load_error")
     list_filter = ("enabled", "installed")
     readonly_fields = ("name", "installed", "installed_version", "code_model_version", "api_version", "media_kinds",
-                       "description", "load_error", "last_seen_at", "active_model_version")
-    fields = ("enabled", "settings", "queue", "batch_size", "device", *readonly_fields)
+                       "description", "load_error", "last_seen_at", "active_model_version", "defaults")
+    fields = ("enabled", "settings", "defaults", "queue", "batch_size", "device", *readonly_fields[:-1])
     actions = ["enable", "disable", "reprocess_all"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # rows come from installed plugins (sync_plugins)
+
+    @admin.display(description="Defaults (override any key in Settings; applies to jobs that start after saving)")
+    def defaults(self, obj: PluginConfiguration) -> str:
+        cls = plugin_services.get_registry().get(obj.name)
+        if cls is None:
+            return "-"
+        return format_html('<pre style="max-height:24em;overflow:auto">{}</pre>',
+                           json.dumps(dict(cls.default_settings), indent=1, sort_keys=True))
 
     def save_model(self, request: HttpRequest, obj: PluginConfiguration, form: Any, change: bool) -> None:
         try:

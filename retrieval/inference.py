@@ -9,6 +9,7 @@ fork, so CUDA is never initialised where it could be inherited.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import socket
@@ -33,6 +34,7 @@ class Loaded:
     loaded_at: float
     items: int = 0
     busy_s: float = 0.0
+    settings_key: str = ""
 
 
 _lock = threading.Lock()
@@ -86,19 +88,25 @@ def get_loaded(
 ) -> Loaded:
     """The loaded plugin instance for (name, model_version), loading it once if needed."""
     key = (cls.name, model_version)
+    fingerprint = settings_fingerprint(settings)
     with _lock:
         entry = _loaded.get(key)
-        if entry is not None:
+        if entry is not None and entry.settings_key == fingerprint:
             return entry
+        # First use, or an administrator changed the settings: new jobs run with the new settings.
         verify_artifacts(artifacts, model_dir)
         resolved = resolve_device(device)
         started = time.monotonic()
         plugin = cls(dict(settings), model_dir)
         plugin.load(resolved)
         log.info("loaded plugin %s@%s on %s in %.1f s", cls.name, model_version, resolved, time.monotonic() - started)
-        entry = Loaded(plugin=plugin, device=resolved, loaded_at=time.time())
+        entry = Loaded(plugin=plugin, device=resolved, loaded_at=time.time(), settings_key=fingerprint)
         _loaded[key] = entry
         return entry
+
+
+def settings_fingerprint(settings: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def loaded_models() -> dict[tuple[str, str], Loaded]:

@@ -6,7 +6,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.generic import RedirectView
 
-from retrieval import views, views_alerts, views_models, views_reports, views_search
+from retrieval import views, views_alerts, views_audio_events, views_models, views_reports, views_search
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="case-list"), name="home"),
@@ -37,4 +37,8 @@ urlpatterns = [
     path("watchlists/", views_alerts.watchlist_list, name="watchlist-list"),
     path("watchlists/new/", views_alerts.watchlist_create, name="watchlist-create"),
     path("watchlists/<int:pk>/", views_alerts.watchlist_detail, name="watchlist-detail"),
+    # audio events (issue 7)
+    path("audio-events/", views_audio_events.event_search, name="audio-event-search"),
+    path("audio-events/<int:pk>/similar/", views_audio_events.similar_sounds, name="audio-event-similar"),
+    path("media/<int:pk>/spectrogram.png", views_audio_events.spectrogram, name="media-spectrogram"),
 ]

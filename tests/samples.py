@@ -122,8 +122,9 @@ def _as_sample_format(samples: np.ndarray, fmt: str) -> np.ndarray:
 
 
 def mp4_bytes(seconds: float = 2.0, fps: int = 10, size: tuple[int, int] = (96, 64), with_audio: bool = True,
-              scene_cut_at: float | None = None) -> bytes:
-    """An H.264 (+AAC) MP4 made with PyAV: a moving bar, optionally a hard scene cut."""
+              scene_cut_at: float | None = None, soundtrack: np.ndarray | None = None) -> bytes:
+    """An H.264 (+AAC) MP4 made with PyAV: a moving bar, optionally a hard scene cut and a given 22.05 kHz
+    mono soundtrack (default: a sine)."""
     import av
 
     out = io.BytesIO()
@@ -144,7 +145,7 @@ def mp4_bytes(seconds: float = 2.0, fps: int = 10, size: tuple[int, int] = (96, 
         for packet in video.encode(None):
             container.mux(packet)
         if audio is not None:
-            samples = sine(seconds, 22050).astype(np.float32)
+            samples = (sine(seconds, 22050) if soundtrack is None else soundtrack).astype(np.float32)
             frame_size = audio.codec_context.frame_size or 1024
             for start in range(0, samples.size - frame_size, frame_size):
                 frame = av.AudioFrame.from_ndarray(samples[start : start + frame_size].reshape(1, -1),

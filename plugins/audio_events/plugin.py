@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from plugins.audio_events.defaults import DEFAULT_LABEL_PARAMS, EXTRA_CLASS_PARAMS
+from plugins.audio_events.defaults import DEFAULT_LABEL_PARAMS, EXTRA_CLASS_PARAMS, settings_errors
 from plugins.audio_events.install_models import FILES
 from plugins.audio_events.labels import LABELS_BY_KEY, label_class_indices
 from retrieval.plugin_api import (
@@ -78,6 +78,15 @@ class AudioEventPlugin:
         "framewise_max_points": 600,
         "chunk_s": 60.0,
     }
+
+    @classmethod
+    def check_settings(cls, values: Mapping[str, Any]) -> dict[str, str]:
+        """Optional hook: per-label thresholds must be probabilities with ``off <= on``, known labels only.
+
+        ``labels`` may name only the labels to change and only the fields to change: everything left out
+        keeps its calibrated default (``_params_for`` falls back field by field).
+        """
+        return settings_errors(values, LABELS_BY_KEY)
 
     def __init__(self, settings: Mapping[str, Any], model_dir: Path | None = None) -> None:
         merged = dict(self.default_settings)

@@ -6,7 +6,7 @@ from django.urls import include, path
 from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
-from retrieval.api import views, watchlists
+from retrieval.api import audio_events, views, watchlists
 
 router = DefaultRouter()
 router.register("cases", views.CaseViewSet, basename="case")
@@ -19,4 +19,8 @@ urlpatterns = [
     path("", include(router.urls)),
     path("auth/token/", obtain_auth_token, name="api-token"),
     path("search/similar/", views.SimilarSearchView.as_view(), name="search-similar"),
+    # audio events (issue 7)
+    path("audio-events/", audio_events.AudioEventSearchView.as_view(), name="audio-event-search-api"),
+    path("audio-events/labels/", audio_events.AudioEventLabelsView.as_view(), name="audio-event-labels"),
+    path("audio-events/<int:pk>/similar/", audio_events.SimilarSoundsView.as_view(), name="audio-event-similar-api"),
 ]

@@ -120,6 +120,9 @@ def validate_settings(cls: type, values: Mapping[str, Any]) -> dict[str, Any]:
             isinstance(default, (list, dict)) and not isinstance(value, type(default))
         ):
             errors[key] = f"expected a value like {default!r}"
+    check = getattr(cls, "check_settings", None)  # optional plugin hook for value-level rules
+    if callable(check) and not errors:
+        errors.update(check(values) or {})
     if errors:
         raise ValidationError(errors)
     return dict(values)
