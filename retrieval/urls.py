@@ -6,7 +6,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.generic import RedirectView
 
-from retrieval import views, views_alerts
+from retrieval import views, views_alerts, views_transcripts
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="case-list"), name="home"),
@@ -30,4 +30,7 @@ urlpatterns = [
     path("watchlists/", views_alerts.watchlist_list, name="watchlist-list"),
     path("watchlists/new/", views_alerts.watchlist_create, name="watchlist-create"),
     path("watchlists/<int:pk>/", views_alerts.watchlist_detail, name="watchlist-detail"),
+    # transcripts (speech_translation)
+    path("search/transcripts/", views_transcripts.transcript_search, name="transcript-search"),
+    path("media/<int:pk>/transcript.<str:fmt>", views_transcripts.transcript_export, name="transcript-export"),
 ]

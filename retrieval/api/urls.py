@@ -6,7 +6,7 @@ from django.urls import include, path
 from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
-from retrieval.api import views, watchlists
+from retrieval.api import transcripts, views, watchlists
 
 router = DefaultRouter()
 router.register("cases", views.CaseViewSet, basename="case")
@@ -19,4 +19,7 @@ urlpatterns = [
     path("", include(router.urls)),
     path("auth/token/", obtain_auth_token, name="api-token"),
     path("search/similar/", views.SimilarSearchView.as_view(), name="search-similar"),
+    # transcripts (speech_translation)
+    path("search/transcripts/", transcripts.TranscriptSearchView.as_view(), name="search-transcripts"),
+    path("media/<int:pk>/transcript/", transcripts.MediaTranscriptView.as_view(), name="media-transcript"),
 ]
