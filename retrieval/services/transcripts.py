@@ -47,10 +47,20 @@ RRF_K = 60
 #: How many hits each method contributes before fusion (deeper pages are not useful for a transcript search).
 FUSION_DEPTH = 200
 MODES = ("hybrid", "text", "semantic")
-HEADLINE_OPTS = "StartSel=<mark>, StopSel=</mark>, MaxWords=30, MinWords=12, MaxFragments=2, FragmentDelimiter=\" … \""
+#: Segments are short (one VAD span): show the whole line with marks rather than fragments of it.
+HEADLINE_OPTS = "StartSel=<mark>, StopSel=</mark>, MaxWords=60, MinWords=30"
+#: Below this cosine similarity a MiniLM neighbour is not about the query (unrelated sentences score 0..0.2).
+SEMANTIC_MIN_SIMILARITY = 0.25
+QUERY_THREADS = 1
 
 
 # --------------------------------------------------------------------------- segments of one media item
+
+
+def clock(seconds: float) -> str:
+    """``m:ss`` (or ``h:mm:ss``) of a moment in a recording, for people."""
+    s = max(0, int(seconds))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
 
 
 @dataclass(frozen=True)
@@ -66,6 +76,10 @@ class Segment:
     html_original: SafeString = mark_safe("")  # noqa: S308 - built from escaped text only
     html_english: SafeString = mark_safe("")  # noqa: S308
     hits: tuple[str, ...] = ()
+
+    @property
+    def clock(self) -> str:
+        return clock(self.start_s)
 
 
 def transcript_version(media: MediaItem) -> str | None:
@@ -167,7 +181,12 @@ def export(segments: Sequence[Segment], fmt: str, *, english: bool = False, titl
 
 
 class QueryEmbedder:
-    """MiniLM loaded once per process (lazy, locked); records load and per-query latency."""
+    """MiniLM loaded once per process (lazy, locked); records load and per-query latency.
+
+    One query is a handful of tokens: torch's intra-op threads only add spin-waiting, which on a busy host
+    costs a lot (measured on the contended 2-core dev VM: median 1.0-1.5 s per query with 2 threads,
+    80-125 ms with 1). Queries therefore run with ``QUERY_THREADS`` threads, restored afterwards.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -192,8 +211,14 @@ class QueryEmbedder:
                 self._model = MiniLMEmbedder(self.model_dir(), device="cpu", batch_size=1)
                 self.load_s = time.monotonic() - started
                 log.info("transcript search: MiniLM loaded in %.2f s", self.load_s)
+            torch = self._model._torch
+            threads = torch.get_num_threads()
             started = time.monotonic()
-            vector = self._model([text])[0]
+            try:
+                torch.set_num_threads(QUERY_THREADS)
+                vector = self._model([text])[0]
+            finally:
+                torch.set_num_threads(threads)
             self.last_query_ms = (time.monotonic() - started) * 1000
         return vector
 
@@ -232,6 +257,10 @@ class TranscriptHit:
     score: float = 0.0  # fused
     media_name: str = ""
     case_title: str = ""
+
+    @property
+    def clock(self) -> str:
+        return clock(self.start_s)
 
     @property
     def href(self) -> str:
@@ -345,6 +374,8 @@ def semantic(user: Any, query: str, filters: TranscriptFilters | None = None,
         if f is None:
             continue
         data = f.data or {}
+        if h.similarity < SEMANTIC_MIN_SIMILARITY:
+            break  # hits come nearest first
         if filters.language and data.get("language") != filters.language:
             continue
         hits.append(TranscriptHit(

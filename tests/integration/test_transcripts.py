@@ -147,18 +147,23 @@ def test_semantic_and_hybrid_ranking(corpus, personas) -> None:
     assert sem[0].start_s in (3.0, 20.0) and sem[0].semantic_rank == 1
     assert {h.media_id for h in sem} == {corpus[0].pk}  # visibility: never charlie's segment
     assert transcripts.semantic(alice, "automobile parked at home")[0].start_s == 14.5
-    assert transcripts.semantic(alice, "car", transcripts.TranscriptFilters(language="es"))[0].language == "es"
+    assert [h.start_s for h in transcripts.semantic(alice, "bank", transcripts.TranscriptFilters(language="es"))] \
+        == [3.0]
+    assert all(h.similarity >= transcripts.SEMANTIC_MIN_SIMILARITY for h in sem)
+    assert transcripts.semantic(alice, "volcanic eruption on a glacier") == []  # nothing about it: no hits
     hybrid = transcripts.search_transcripts(alice, "bank", mode="hybrid")
     top = hybrid.hits[0]
     assert top.start_s == 3.0 and top.text_rank == 1 and top.semantic_rank is not None
     assert top.score == pytest.approx(1 / 61 + 1 / (60 + top.semantic_rank))
-    assert hybrid.total == 4 and [h.score for h in hybrid.hits] == sorted((h.score for h in hybrid.hits),
+    assert hybrid.total == 2 and [h.score for h in hybrid.hits] == sorted((h.score for h in hybrid.hits),
                                                                             reverse=True)
     assert "embed" in hybrid.timings_ms and top.href == f"/media/{corpus[0].pk}/?t=3.00"
     text_only = transcripts.search_transcripts(alice, "bank", mode="text")
     assert text_only.total == 1 and "semantic" not in text_only.timings_ms
-    page2 = transcripts.search_transcripts(alice, "bank", mode="semantic", offset=2, limit=2)
-    assert len(page2.hits) == 2 and page2.total == 4
+    page2 = transcripts.search_transcripts(alice, "bank", mode="semantic", offset=1, limit=1)
+    page1 = transcripts.search_transcripts(alice, "bank", mode="semantic", offset=0, limit=1)
+    assert len(page2.hits) == 1 and page2.total == 2
+    assert {page1.hits[0].start_s, page2.hits[0].start_s} == {3.0, 20.0}
     with pytest.raises(ValueError):
         transcripts.search_transcripts(alice, "bank", mode="nope")
 
@@ -180,7 +185,7 @@ def test_search_page_and_api_are_audited_and_scoped(corpus, client, api, persona
     response = api("alice").get("/api/v1/search/transcripts/", {"q": "bank"})
     assert response.status_code == 200, response.content
     data = response.json()
-    assert data["mode"] == "hybrid" and data["count"] == 4 and data["results"][0]["start_s"] == 3.0
+    assert data["mode"] == "hybrid" and data["count"] == 2 and data["results"][0]["start_s"] == 3.0
     assert data["results"][0]["href"] == f"/media/{mine.pk}/?t=3.00"
     assert {r["media_id"] for r in data["results"]} == {mine.pk}
     charlie = api("charlie").get("/api/v1/search/transcripts/", {"q": "bank", "mode": "text"}).json()
@@ -268,6 +273,7 @@ def test_export_formats_edge_cases() -> None:
     assert transcripts.export([], "srt") == "" and transcripts.export([], "vtt") == "WEBVTT\n\n"
     with pytest.raises(ValueError):
         transcripts.export([seg], "docx")
+    assert seg.clock == "1:01:01" and transcripts.clock(74.9) == "1:14" and transcripts.clock(-1) == "0:00"
 
 
 # --------------------------------------------------------------------------- model management
@@ -407,11 +413,12 @@ def _long_speech_wav(seconds: float) -> bytes:
 
 
 @pytest.mark.worker
+@pytest.mark.timeout(600)
 def test_long_recording_reports_progress_while_a_real_worker_transcribes(api, personas, worker_factory) -> None:
     _enable_speech(personas)
-    PluginConfiguration.objects.filter(name="speech_translation").update(settings={"chunk_s": 15.0})
+    PluginConfiguration.objects.filter(name="speech_translation").update(settings={"chunk_s": 5.0})
     worker = worker_factory(MMSEC_MODEL_DIR=str(MODELS))
-    response = upload(api("alice"), personas["case"].pk, "long.wav", _long_speech_wav(120.0))
+    response = upload(api("alice"), personas["case"].pk, "long.wav", _long_speech_wav(40.0))
     media_id = response.json()[0]["media"]["id"]
     seen: set[float] = set()
 
@@ -423,9 +430,9 @@ def test_long_recording_reports_progress_while_a_real_worker_transcribes(api, pe
             seen.add(round(job.progress, 3))
         return job.state in ("done", "failed")
 
-    wait_for(finished, timeout=400, what="the speech job", on_timeout=worker.log)
+    wait_for(finished, timeout=540, what="the speech job", on_timeout=worker.log)
     job = ProcessingJob.objects.get(media_id=media_id, step__startswith="plugin:speech_translation")
     assert job.state == "done", job.error
     partial = sorted(p for p in seen if 0.0 < p < 1.0)
     assert partial, (seen, worker.log())
-    assert Finding.objects.filter(media_id=media_id, plugin="speech_translation").count() >= 4
+    assert Finding.objects.filter(media_id=media_id, plugin="speech_translation").count() >= 2
