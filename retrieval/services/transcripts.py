@@ -7,8 +7,9 @@ Search (``search_transcripts``) combines, in one service:
 
 - PostgreSQL full-text search over the original text (``'simple'`` configuration: the languages vary, so no
   stemming or stop words we could get wrong) and over the English translation (``'english'``: stemmed, so
-  "banks" finds "bank"). Two partial expression GIN indexes (migration ``0003_transcripts``) serve the two
-  ``@@`` tests; ranking is ``ts_rank_cd``, snippets ``ts_headline``.
+  "banks" finds "bank"). Two stored generated ``tsvector`` columns with partial GIN indexes (migration
+  ``0003_transcripts``) serve the two ``@@`` tests and ``ts_rank_cd``; ``ts_headline`` runs on the shown
+  page only (it re-parses the text).
 - Semantic search: the query is embedded with the plugin's MiniLM (``text_embed.MiniLMEmbedder``, loaded once
   per web process) and looked up with ``services.search.search_similar`` in the active ``minilm`` space.
 - Hybrid: reciprocal rank fusion, ``score = Σ 1 / (RRF_K + rank)`` over the two lists.
@@ -308,9 +309,9 @@ def _where(case_ids: list[int], filters: TranscriptFilters) -> tuple[list[str], 
     return where, params
 
 
-# The two indexed expressions (keep them byte-identical to migration 0003_transcripts).
-TSV_ORIGINAL = "to_tsvector('simple'::regconfig, f.text)"
-TSV_ENGLISH = "to_tsvector('english'::regconfig, COALESCE(f.data->>'text_en', ''))"
+# Stored generated tsvector columns (migration 0003_transcripts; NULL for other plugins' rows).
+TSV_ORIGINAL = "f.fts_original"
+TSV_ENGLISH = "f.fts_english"
 
 
 def _escape_headline(expr: str) -> str:
@@ -319,8 +320,8 @@ def _escape_headline(expr: str) -> str:
 
 
 def full_text(user: Any, query: str, filters: TranscriptFilters | None = None,
-              limit: int = FUSION_DEPTH) -> list[TranscriptHit]:
-    """Ranked full-text hits over original and English text, with highlighted snippets."""
+              limit: int = FUSION_DEPTH, *, snippets: bool = True) -> list[TranscriptHit]:
+    """Ranked full-text hits over original and English text (with highlighted snippets unless told not to)."""
     filters = filters or TranscriptFilters()
     case_ids = _visible_case_ids(user, filters)
     if not query.strip() or not case_ids:
@@ -332,27 +333,46 @@ def full_text(user: Any, query: str, filters: TranscriptFilters | None = None,
         WITH q AS (SELECT websearch_to_tsquery('simple', %s) AS qs, websearch_to_tsquery('english', %s) AS qe)
         SELECT f.id, f.media_id, f.case_id, f.start_s, f.end_s, f.text, COALESCE(f.data->>'text_en', ''),
                COALESCE(f.data->>'language', ''), COALESCE(f.data->>'engine', ''),
-               ts_rank_cd({TSV_ORIGINAL}, q.qs) + ts_rank_cd({TSV_ENGLISH}, q.qe) AS rank,
-               ts_headline('simple', {_escape_headline('f.text')}, q.qs, %s),
-               ts_headline('english', {_escape_headline("COALESCE(f.data->>'text_en', '')")}, q.qe, %s)
+               ts_rank_cd(COALESCE({TSV_ORIGINAL}, ''), q.qs) + ts_rank_cd(COALESCE({TSV_ENGLISH}, ''), q.qe) AS rank
         FROM "{table}" f JOIN "{media_table}" m ON m.id = f.media_id, q
         WHERE {' AND '.join(where)} AND ({TSV_ORIGINAL} @@ q.qs OR {TSV_ENGLISH} @@ q.qe)
         ORDER BY rank DESC, f.id
         LIMIT %s
     """
     with connection.cursor() as cur:
-        cur.execute(sql, [query, query, HEADLINE_OPTS, HEADLINE_OPTS, *params, limit])
+        cur.execute(sql, [query, query, *params, limit])
         rows = cur.fetchall()
-    hits = []
-    for rank, r in enumerate(rows, 1):
-        hits.append(TranscriptHit(
+    hits = [
+        TranscriptHit(
             finding_id=r[0], media_id=r[1], case_id=r[2], start_s=float(r[3] or 0.0),
             end_s=float(r[4] if r[4] is not None else r[3] or 0.0), text=r[5], text_en=r[6], language=r[7],
             engine=r[8], text_score=float(r[9]), text_rank=rank,
-            snippet=mark_safe(r[10] if "<mark>" in r[10] else ""),  # noqa: S308 - escaped in SQL
-            snippet_en=mark_safe(r[11] if "<mark>" in r[11] else ""),  # noqa: S308
-        ))
+        )
+        for rank, r in enumerate(rows, 1)
+    ]
+    if snippets:
+        add_snippets(query, hits)
     return hits
+
+
+def add_snippets(query: str, hits: Sequence[TranscriptHit]) -> None:
+    """``ts_headline`` of the hits shown (only those: it re-parses the text); empty where nothing matched."""
+    if not hits or not query.strip():
+        return
+    sql = f"""
+        WITH q AS (SELECT websearch_to_tsquery('simple', %s) AS qs, websearch_to_tsquery('english', %s) AS qe)
+        SELECT f.id, ts_headline('simple', {_escape_headline('f.text')}, q.qs, %s),
+               ts_headline('english', {_escape_headline("COALESCE(f.data->>'text_en', '')")}, q.qe, %s)
+        FROM "{Finding._meta.db_table}" f, q WHERE f.id = ANY(%s)
+    """
+    with connection.cursor() as cur:
+        cur.execute(sql, [query, query, HEADLINE_OPTS, HEADLINE_OPTS, [h.finding_id for h in hits]])
+        marks = {r[0]: (r[1], r[2]) for r in cur.fetchall()}
+    for hit in hits:
+        original, english = marks.get(hit.finding_id, ("", ""))
+        # The text was HTML-escaped in SQL before ts_headline added <mark>: safe to render as is.
+        hit.snippet = mark_safe(original if "<mark>" in original else "")  # noqa: S308
+        hit.snippet_en = mark_safe(english if "<mark>" in english else "")  # noqa: S308
 
 
 def semantic(user: Any, query: str, filters: TranscriptFilters | None = None,
@@ -420,7 +440,7 @@ def search_transcripts(user: Any, query: str, *, mode: str = "hybrid", filters: 
     sem_hits: list[TranscriptHit] = []
     if mode in ("hybrid", "text"):
         started = time.monotonic()
-        text_hits = full_text(user, query, filters)
+        text_hits = full_text(user, query, filters, snippets=False)
         timings["text"] = round((time.monotonic() - started) * 1000, 1)
     if mode in ("hybrid", "semantic"):
         if not embed_query.available():
@@ -444,6 +464,7 @@ def search_transcripts(user: Any, query: str, *, mode: str = "hybrid", filters: 
     else:
         ranked = fuse(text_hits, sem_hits)
     page = ranked[offset: offset + limit]
+    add_snippets(query, page)
     _attach_names(page)
     return TranscriptResults(hits=page, total=len(ranked), mode=mode, timings_ms=timings, notes=notes)
 
