@@ -300,12 +300,10 @@ def _where(case_ids: list[int], filters: TranscriptFilters) -> tuple[list[str], 
     if filters.language:
         where.append("f.data->>'language' = %s")
         params.append(filters.language)
-    if filters.uploaded_after:
-        where.append("m.uploaded_at >= %s")
-        params.append(filters.uploaded_after)
-    if filters.uploaded_before:
-        where.append("m.uploaded_at < %s")
-        params.append(filters.uploaded_before)
+    for op, moment in ((">=", filters.uploaded_after), ("<", filters.uploaded_before)):
+        if moment is not None:
+            where.append(f"m.uploaded_at {op} %s")
+            params.append(moment)
     return where, params
 
 

@@ -21,7 +21,15 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db import connection
 
-from retrieval.models import AuditEvent, Finding, MediaItem, ModelVersion, PluginConfiguration, ProcessingJob
+from retrieval.models import (
+    AuditEvent,
+    Finding,
+    MediaItem,
+    ModelVersion,
+    PluginConfiguration,
+    ProcessingJob,
+    ReprocessRun,
+)
 from retrieval.services import embeddings, plugins, transcripts, watchlists
 from retrieval.services.embeddings import NewFinding, store_findings
 from tests import samples
@@ -291,7 +299,7 @@ def _fake_whisper_dir(root: Path, **extra: bytes) -> Path:
     return root
 
 
-def test_register_whisper_directory_validation(personas, model_dir, tmp_path) -> None:
+def test_register_whisper_directory_validation(personas, model_dir, tmp_path, client) -> None:
     plugins.sync_plugins()
     staff = personas["staff"]
 
@@ -330,6 +338,11 @@ def test_register_whisper_directory_validation(personas, model_dir, tmp_path) ->
     assert AuditEvent.objects.filter(action="plugin.model_version.register").exists()
     with pytest.raises(ValidationError, match="unique version"):
         register(good, "whisper-x")
+    client.force_login(staff)  # administration: start a reprocess with the registered version
+    response = client.post("/admin/retrieval/modelversion/", {"action": "reprocess_with",
+                                                              "_selected_action": [model.pk]})
+    assert response.status_code == 302
+    assert ReprocessRun.objects.filter(plugin="speech_translation", model_version="whisper-x").exists()
 
 
 def _link_tree(src: Path, dest: Path) -> Path:
