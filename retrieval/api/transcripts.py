@@ -55,6 +55,22 @@ class SegmentSerializer(serializers.Serializer):
     text_en = serializers.CharField()
 
 
+class TranscriptSearchResponseSerializer(serializers.Serializer):
+    count = serializers.IntegerField(help_text="matching lines (after fusion)")
+    mode = serializers.CharField()
+    offset = serializers.IntegerField()
+    limit = serializers.IntegerField()
+    timings_ms = serializers.DictField(child=serializers.FloatField())
+    notes = serializers.ListField(child=serializers.CharField())
+    results = TranscriptHitSerializer(many=True)
+
+
+class MediaTranscriptResponseSerializer(serializers.Serializer):
+    media = serializers.IntegerField()
+    model_version = serializers.CharField(allow_null=True)
+    segments = SegmentSerializer(many=True)
+
+
 SEARCH_PARAMS = [
     OpenApiParameter("q", str, required=True), OpenApiParameter("mode", str, enum=list(transcripts.MODES)),
     OpenApiParameter("language", str), OpenApiParameter("case", int),
@@ -66,7 +82,7 @@ SEARCH_PARAMS = [
 class TranscriptSearchView(APIView):
     """Full-text (original + English), semantic (MiniLM) or hybrid (RRF) search over your cases' transcripts."""
 
-    @extend_schema(parameters=SEARCH_PARAMS, responses=TranscriptHitSerializer(many=True))
+    @extend_schema(parameters=SEARCH_PARAMS, responses=TranscriptSearchResponseSerializer)
     def get(self, request: Request) -> Response:
         parsed = transcripts.parse_request(request.query_params)
         if not parsed.query:
@@ -92,7 +108,8 @@ class MediaTranscriptView(APIView):
 
     @extend_schema(parameters=[OpenApiParameter("export", str, enum=list(transcripts.EXPORT_FORMATS)),
                                OpenApiParameter("lang", str, enum=["original", "en"])],
-                   responses=SegmentSerializer(many=True))
+                   responses={200: MediaTranscriptResponseSerializer,
+                              (200, "text/plain"): OpenApiTypes.STR})
     def get(self, request: Request, pk: int) -> Response | HttpResponse:
         media = get_object_or_404(MediaItem.objects.visible_to(request.user), pk=pk)
         fmt = request.query_params.get("export", "")
