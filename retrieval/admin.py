@@ -95,9 +95,21 @@ class PluginConfigurationAdmin(admin.ModelAdmin):
 class ModelVersionAdmin(admin.ModelAdmin):
     list_display = ("plugin", "version", "weights_path", "created_at", "created_by")
     readonly_fields = ("plugin", "version", "weights_path", "artifacts", "created_by", "created_at")
+    actions = ["reprocess_with"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # use `manage.py register_model_version` (hashes and checks the files)
+
+    @admin.action(description="Reprocess all media with this version (it becomes active when done)")
+    def reprocess_with(self, request: HttpRequest, queryset: Any) -> None:
+        for model in queryset:
+            try:
+                run = plugin_services.start_reprocess(actor=request.user, plugin=model.plugin, version=model.version,
+                                                      request=request)
+            except ValidationError as exc:
+                self.message_user(request, f"{model}: {'; '.join(exc.messages)}", messages.ERROR)
+                continue
+            self.message_user(request, f"{model}: reprocessing {run.total} item(s)")
 
 
 @admin.register(EmbeddingSpace)

@@ -6,7 +6,15 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.generic import RedirectView
 
-from retrieval import views, views_alerts, views_audio_events, views_models, views_reports, views_search
+from retrieval import (
+    views,
+    views_alerts,
+    views_audio_events,
+    views_models,
+    views_reports,
+    views_search,
+    views_transcripts,
+)
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="case-list"), name="home"),
@@ -41,4 +49,7 @@ urlpatterns = [
     path("audio-events/", views_audio_events.event_search, name="audio-event-search"),
     path("audio-events/<int:pk>/similar/", views_audio_events.similar_sounds, name="audio-event-similar"),
     path("media/<int:pk>/spectrogram.png", views_audio_events.spectrogram, name="media-spectrogram"),
+    # transcripts (speech_translation)
+    path("search/transcripts/", views_transcripts.transcript_search, name="transcript-search"),
+    path("media/<int:pk>/transcript.<str:fmt>", views_transcripts.transcript_export, name="transcript-export"),
 ]

@@ -144,7 +144,8 @@ def case_status(request: HttpRequest, pk: int) -> JsonResponse:
         payload.append({
             "id": item.pk, "status": item.status, "error": item.error, "kind": item.kind,
             "has_preview": item.has_preview, "progress": round(progress, 3),
-            "steps": [{"step": j.step, "state": j.state, "error": j.error} for j in jobs],
+            "steps": [{"step": j.step, "state": j.state, "error": j.error, "progress": round(j.progress, 3)}
+                      for j in jobs],
             "duration_s": item.duration_s, "width": item.width, "height": item.height,
         })
     counts = MediaItem.objects.filter(case=case).aggregate(

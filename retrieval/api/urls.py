@@ -6,7 +6,7 @@ from django.urls import include, path
 from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
-from retrieval.api import audio_events, views, watchlists
+from retrieval.api import audio_events, transcripts, views, watchlists
 
 router = DefaultRouter()
 router.register("cases", views.CaseViewSet, basename="case")
@@ -23,4 +23,7 @@ urlpatterns = [
     path("audio-events/", audio_events.AudioEventSearchView.as_view(), name="audio-event-search-api"),
     path("audio-events/labels/", audio_events.AudioEventLabelsView.as_view(), name="audio-event-labels"),
     path("audio-events/<int:pk>/similar/", audio_events.SimilarSoundsView.as_view(), name="audio-event-similar-api"),
+    # transcripts (speech_translation)
+    path("search/transcripts/", transcripts.TranscriptSearchView.as_view(), name="search-transcripts"),
+    path("media/<int:pk>/transcript/", transcripts.MediaTranscriptView.as_view(), name="media-transcript"),
 ]

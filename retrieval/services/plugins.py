@@ -14,7 +14,8 @@ import logging
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,31 @@ log = logging.getLogger(__name__)
 SAFE_WEIGHT_SUFFIXES = (".onnx", ".safetensors", ".npz", ".npy", ".json", ".txt", ".bin", ".model", ".csv",
                         ".tflite", ".vocab", ".spm")
 MAX_WEIGHTS_BYTES = 8 * 1024**3
+#: Minimum seconds between two progress writes of one job (plugins may report much more often).
+PROGRESS_INTERVAL_S = 2.0
+
+
+@dataclass(frozen=True)
+class WeightsAdapter:
+    """How a plugin takes administrator-supplied weights that replace ONE component of its bundle.
+
+    Example: speech_translation runs Whisper + Silero VAD + MiniLM; a registered larger Whisper
+    (a CTranslate2 directory) replaces only Whisper. ``check`` validates the directory (raises
+    ``ValueError``/``FileNotFoundError``), ``setting`` is the plugin setting that receives its path at
+    load time, and bundled artifacts under ``replaces`` are not needed by that version.
+    """
+
+    setting: str
+    check: Callable[[Path], None]
+    replaces: str
+
+
+_WEIGHTS_ADAPTERS: dict[str, WeightsAdapter] = {}
+
+
+def register_weights_adapter(plugin: str, adapter: WeightsAdapter) -> None:
+    """Called by a feature module (``retrieval/features/<topic>.py``) for its plugin."""
+    _WEIGHTS_ADAPTERS[plugin] = adapter
 
 
 # --------------------------------------------------------------------------- configuration
@@ -225,9 +251,14 @@ def run_plugin_job(job: ProcessingJob) -> None:
         jobs.fail(job, f"unknown model version {version!r} of plugin {name!r}")
         return
     model_dir = Path(model.weights_path) if model.weights_path else Path(django_settings.MMSEC_MODEL_DIR) / name
+    plugin_settings = effective_settings(config, cls)
+    adapter = _WEIGHTS_ADAPTERS.get(name)
+    if adapter is not None and model.weights_path:
+        # The registered directory replaces one component; the rest of the bundle stays where it is installed.
+        model_dir = Path(django_settings.MMSEC_MODEL_DIR) / name
+        plugin_settings[adapter.setting] = model.weights_path
     try:
-        loaded = inference.get_loaded(cls, version, effective_settings(config, cls), model_dir,
-                                      config.device, model.artifacts)
+        loaded = inference.get_loaded(cls, version, plugin_settings, model_dir, config.device, model.artifacts)
     except inference.ArtifactMismatch as exc:
         jobs.fail(job, str(exc))
         PluginConfiguration.objects.filter(pk=config.pk).update(load_error=str(exc)[:2000])
@@ -278,9 +309,12 @@ class _BatchRunner:
         self.jobs: dict[int, ProcessingJob] = {}
         self.errors: dict[int, str] = {}
         self.expected: dict[int, int | None] = {}
+        self.by_media: dict[int, ProcessingJob] = {}
+        self.progress_sent: dict[int, float] = {}
 
     def add_job(self, job: ProcessingJob) -> None:
         self.jobs[job.pk] = job
+        self.by_media[job.media_id] = job
         self.results[job.pk] = []
         try:
             with _work_items(job.media, self.loaded.plugin.media_kinds) as items:
@@ -302,7 +336,15 @@ class _BatchRunner:
             return
         batch, self.pending = self.pending, []
         started = time.monotonic()
-        results = self.loaded.plugin.process([item for _, item in batch])
+        plugin = self.loaded.plugin
+        reports = hasattr(plugin, "progress_callback")
+        if reports:
+            plugin.progress_callback = self._report_progress
+        try:
+            results = plugin.process([item for _, item in batch])
+        finally:
+            if reports:
+                plugin.progress_callback = None
         elapsed = time.monotonic() - started
         if len(results) != len(batch):
             raise PluginError(f"plugin returned {len(results)} results for {len(batch)} items")
@@ -311,6 +353,23 @@ class _BatchRunner:
         self.loaded.items += len(batch)
         self.loaded.busy_s += elapsed
         _heartbeat(self.plugin, self.version, self.loaded, len(batch) / elapsed if elapsed > 0 else None)
+
+    def _report_progress(self, media_id: int, seconds_done: float) -> None:
+        """Plugins that stream long recordings report seconds processed; store it as job progress.
+
+        Throttled to one write per ``PROGRESS_INTERVAL_S`` per job. Each write also refreshes
+        ``updated_at``, so the reconciler does not take an hour-long transcription for a lost job.
+        """
+        job = self.by_media.get(media_id)
+        if job is None:
+            return
+        now = time.monotonic()
+        if now - self.progress_sent.get(job.pk, float("-inf")) < PROGRESS_INTERVAL_S:
+            return
+        self.progress_sent[job.pk] = now
+        duration = job.media.duration_s
+        fraction = seconds_done / duration if duration else 0.0
+        jobs.set_progress(job.pk, min(0.95, max(0.01, fraction)))
 
     def finish(self) -> None:
         for job_id, job in self.jobs.items():
@@ -451,6 +510,16 @@ def register_model_version(*, actor: Any, plugin: str, version: str, weights: Pa
     if not version or ModelVersion.objects.filter(plugin=plugin, version=version).exists():
         raise ValidationError({"version": "give a new, unique version label"})
     weights = Path(weights).resolve()
+    if not weights.exists():
+        raise ValidationError(f"{weights} does not exist")
+    adapter = _WEIGHTS_ADAPTERS.get(plugin)
+    if adapter is not None:
+        if not weights.is_dir():
+            raise ValidationError(f"{plugin} takes a model directory, not a single file")
+        try:
+            adapter.check(weights)
+        except (ValueError, FileNotFoundError, OSError) as exc:
+            raise ValidationError(str(exc)) from exc
     files = [weights] if weights.is_file() else sorted(p for p in weights.rglob("*") if p.is_file())
     if not files:
         raise ValidationError("no weight files found")
@@ -464,8 +533,14 @@ def register_model_version(*, actor: Any, plugin: str, version: str, weights: Pa
         total += path.stat().st_size
         if total > MAX_WEIGHTS_BYTES:
             raise ValidationError(f"weights are larger than {MAX_WEIGHTS_BYTES} bytes")
-        artifacts.append({"name": path.name, "path": str(path.relative_to(weights) if weights.is_dir() else path),
-                          "sha256": inference.sha256_of(path), "size": path.stat().st_size})
+        if adapter is not None:  # absolute: verified where it is, next to the bundle's other components
+            rel = str(path)
+        else:
+            rel = str(path.relative_to(weights) if weights.is_dir() else path)
+        artifacts.append({"name": path.name, "path": rel, "sha256": inference.sha256_of(path),
+                          "size": path.stat().st_size})
+    if adapter is not None:
+        artifacts += [_artifact_dict(a) for a in cls.artifacts if not a.path.startswith(adapter.replaces)]
     model = ModelVersion.objects.create(plugin=plugin, version=version, created_by=actor, note=note,
                                         weights_path=str(weights if weights.is_dir() else weights.parent),
                                         artifacts=artifacts)

@@ -104,6 +104,8 @@
     card.dataset.status = item.status;
     const badge = card.querySelector(".badge.status");
     badge.className = "badge status " + item.status; badge.textContent = item.status;
+    const running = (item.steps || []).find(function (s) { return s.state === "running" && s.progress > 0; });
+    if (running && item.status === "processing") badge.textContent = "processing " + Math.round(running.progress * 100) + " %";
     const pct = item.status === "ready" || item.status === "failed" ? 100 : Math.max(10, Math.round(item.progress * 100));
     card.querySelector(".bar span").style.width = pct + "%";
     card.querySelector(".err").textContent = item.error || "";
