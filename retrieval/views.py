@@ -12,11 +12,11 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from retrieval import storage
+from retrieval import http_ranges, storage
 from retrieval.forms import CaseForm, MemberForm
 from retrieval.models import (
     Alert,
@@ -201,17 +201,35 @@ def _similar_media(request: HttpRequest, media: MediaItem, findings: list[Findin
 
 
 @login_required
-def media_file(request: HttpRequest, pk: int) -> FileResponse:
+def media_file(request: HttpRequest, pk: int) -> HttpResponse | FileResponse | StreamingHttpResponse:
     """The original file, only for members of its case; every download is audited."""
     media = _visible_media(request, pk)
     path = storage.object_path(media.sha256)
     if not path.exists():
         raise Http404("stored file is missing")
     inline = request.GET.get("inline") == "1" and media.kind in ("image", "audio", "video")
-    audit.record("media.download" if not inline else "media.play", actor=request.user, target=media,
-                 case_id=media.case_id, request=request)
-    response = FileResponse(open(path, "rb"), as_attachment=not inline, filename=media.original_name,  # noqa: SIM115
-                            content_type=media.mime if inline else "application/octet-stream")
+    size = path.stat().st_size
+    try:
+        byte_range = http_ranges.parse_range(request.headers.get("Range", ""), size) if inline else None
+    except http_ranges.UnsatisfiableRange:
+        response = HttpResponse(status=416)
+        response["Content-Range"] = f"bytes */{size}"
+        return response
+    if byte_range is None or byte_range[0] == 0:  # one audit event per play, not one per seek
+        audit.record("media.download" if not inline else "media.play", actor=request.user, target=media,
+                     case_id=media.case_id, request=request)
+    if byte_range is not None:
+        start, end = byte_range
+        response = StreamingHttpResponse(http_ranges.iter_range(open(path, "rb"), start, end),  # noqa: SIM115
+                                         status=206, content_type=media.mime)
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
+        response["Content-Length"] = str(end - start + 1)
+    else:
+        response = FileResponse(open(path, "rb"), as_attachment=not inline,  # noqa: SIM115
+                                filename=media.original_name,
+                                content_type=media.mime if inline else "application/octet-stream")
+    if inline:
+        response["Accept-Ranges"] = "bytes"
     response["X-Content-SHA256"] = media.sha256
     return response
 
