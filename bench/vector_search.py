@@ -387,7 +387,7 @@ def write_docs(result: dict[str, Any]) -> None:
              f"Machine: {result['machine']['cpus']} CPUs ({result['machine']['cpu_model']}), "
              f"{result['machine']['memory_gb']} GB RAM, Python {result['machine']['python']}. "
              "**Shared with other engineers' jobs (2 cores, contended)**: latencies are noisy upper bounds. "
-             f"Queries run at {result['run_at']}; data loaded at {load_info.get('loaded_at')}.", "",
+             f"Queries run at {result['run_at']}; the load finished at {load_info.get('loaded_at')}.", "",
              "## Recall, completeness and latency (k = 10, through `search_similar`)", "", result["table_md"], "",
              "`short` = queries that got fewer than k rows although the filtered set had k or more. Latency is the "
              "wall time of one `search_similar` call in the bench process (visibility query, selectivity "
@@ -417,6 +417,18 @@ NOTES = [
     "The machine is shared with other engineers' jobs (2 cores, 24 GB); the index build and the queries competed "
     "with test runs, so build times and latencies are upper bounds of what the same hardware does alone.",
 ]
+
+
+def _without_notes(argv: list[str]) -> list[str]:
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--note":
+            skip = True
+        elif not a.startswith("--note="):
+            out.append(a)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -466,7 +478,8 @@ def main(argv: list[str] | None = None) -> int:
         md = table(rows)
         print(md)
         result = {
-            "command": " ".join([".venv/bin/python", "bench/vector_search.py", *(argv or sys.argv[1:])]),
+            "command": " ".join([".venv/bin/python", "bench/vector_search.py", *_without_notes(argv or sys.argv[1:])])
+            + (" --note ... (the notes below)" if args.note else ""),
             "run_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(),
             "k": K, "queries_per_level": args.queries, "rows": rows, "table_md": md,
             "load": {k: v for k, v in info.items() if k != "spaces"} | {
