@@ -38,6 +38,7 @@ import argparse
 import json
 import math
 import os
+import re
 import statistics
 import struct
 import sys
@@ -260,7 +261,7 @@ def run_queries(ds: Dataset, meta: dict[str, Any], n_queries: int) -> list[dict[
     rng = np.random.default_rng(7)
     out = []
     for level, fraction in LEVELS:
-        lat, recalls, returned, paths, shares = [], [], [], Counter(), []
+        lat, recalls, returned, paths, shares, efs = [], [], [], Counter(), [], []
         short = 0
         for qi in range(n_queries + 3):
             q = ds.query()
@@ -288,7 +289,8 @@ def run_queries(ds: Dataset, meta: dict[str, Any], n_queries: int) -> list[dict[
             returned.append(len(got))
             short += len(got) < want
             lat.append(ms)
-            paths[result.path] += 1
+            paths[re.sub(r"ef=\d+", "ef", result.path)] += 1
+            efs += [int(e) for e in re.findall(r"ef=(\d+)", result.path)]
             shares.append(n_candidates / ds.n)
         row = {
             "dataset": ds.name, "filter": level, "queries": len(lat),
@@ -297,6 +299,7 @@ def run_queries(ds: Dataset, meta: dict[str, Any], n_queries: int) -> list[dict[
             "rows_min": min(returned), "rows_mean": round(statistics.fmean(returned), 2), "short_queries": short,
             "p50_ms": round(statistics.median(lat), 1), "p95_ms": round(pct(lat, 95), 1),
             "max_ms": round(max(lat), 1), "paths": dict(paths.most_common()),
+            "ef_range": [min(efs), max(efs)] if efs else None,
         }
         print(json.dumps(row), flush=True)
         out.append(row)
@@ -367,6 +370,8 @@ def table(rows: list[dict[str, Any]]) -> str:
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         paths = ", ".join(f"{p} {n}" for p, n in r["paths"].items())
+        if r.get("ef_range"):
+            paths += f" (ef {r['ef_range'][0]}–{r['ef_range'][1]})"
         lines.append(f"| {r['dataset']} | {r['filter']} ({r['mean_share']:.4%}) | {r['queries']} | "
                      f"{r['recall_at_10']:.4f} | {r['min_recall']} | {r['rows_min']} / {r['rows_mean']} | "
                      f"{r['short_queries']} | {r['p50_ms']} | {r['p95_ms']} | {r['max_ms']} | {paths} |")
@@ -382,7 +387,7 @@ def write_docs(result: dict[str, Any]) -> None:
              f"Machine: {result['machine']['cpus']} CPUs ({result['machine']['cpu_model']}), "
              f"{result['machine']['memory_gb']} GB RAM, Python {result['machine']['python']}. "
              "**Shared with other engineers' jobs (2 cores, contended)**: latencies are noisy upper bounds. "
-             f"Queries run at {result['run_at']}; data loaded at {load_info.get('loaded_at')}.", "",
+             f"Queries run at {result['run_at']}; the load finished at {load_info.get('loaded_at')}.", "",
              "## Recall, completeness and latency (k = 10, through `search_similar`)", "", result["table_md"], "",
              "`short` = queries that got fewer than k rows although the filtered set had k or more. Latency is the "
              "wall time of one `search_similar` call in the bench process (visibility query, selectivity "
@@ -412,6 +417,18 @@ NOTES = [
     "The machine is shared with other engineers' jobs (2 cores, 24 GB); the index build and the queries competed "
     "with test runs, so build times and latencies are upper bounds of what the same hardware does alone.",
 ]
+
+
+def _without_notes(argv: list[str]) -> list[str]:
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--note":
+            skip = True
+        elif not a.startswith("--note="):
+            out.append(a)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -461,7 +478,8 @@ def main(argv: list[str] | None = None) -> int:
         md = table(rows)
         print(md)
         result = {
-            "command": " ".join([".venv/bin/python", "bench/vector_search.py", *(argv or sys.argv[1:])]),
+            "command": " ".join([".venv/bin/python", "bench/vector_search.py", *_without_notes(argv or sys.argv[1:])])
+            + (" --note ... (the notes below)" if args.note else ""),
             "run_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(),
             "k": K, "queries_per_level": args.queries, "rows": rows, "table_md": md,
             "load": {k: v for k, v in info.items() if k != "spaces"} | {
