@@ -40,3 +40,11 @@ def notify_alert(alert_id: int) -> dict[str, object]:
     from retrieval.services import notifications
 
     return notifications.notify(alert_id)
+
+
+@shared_task(name="mmsec.retrieval.cluster_faces", acks_late=True)
+def cluster_faces(run_id: int) -> None:
+    """One clustering pass over a case's faces (progress in ``FaceClusterRun``)."""
+    from retrieval.services import faces
+
+    faces.run_clustering(run_id)

@@ -6,7 +6,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.generic import RedirectView
 
-from retrieval import views, views_alerts
+from retrieval import views, views_alerts, views_faces
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="case-list"), name="home"),
@@ -30,4 +30,10 @@ urlpatterns = [
     path("watchlists/", views_alerts.watchlist_list, name="watchlist-list"),
     path("watchlists/new/", views_alerts.watchlist_create, name="watchlist-create"),
     path("watchlists/<int:pk>/", views_alerts.watchlist_detail, name="watchlist-detail"),
+    # faces
+    path("cases/<int:pk>/persons/", views_faces.case_persons, name="case-persons"),
+    path("cases/<int:pk>/persons/cluster/", views_faces.case_cluster, name="case-cluster"),
+    path("persons/<int:pk>/", views_faces.person_detail, name="person-detail"),
+    path("faces/crop/<int:finding_id>.jpg", views_faces.face_crop, name="face-crop"),
+    path("faces/search/", views_faces.probe_search, name="face-probe"),
 ]

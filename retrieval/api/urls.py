@@ -6,7 +6,7 @@ from django.urls import include, path
 from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
-from retrieval.api import views, watchlists
+from retrieval.api import faces, views, watchlists
 
 router = DefaultRouter()
 router.register("cases", views.CaseViewSet, basename="case")
@@ -14,9 +14,11 @@ router.register("media", views.MediaViewSet, basename="media")
 router.register("audit", views.AuditEventViewSet, basename="audit")
 router.register("watchlists", watchlists.WatchlistViewSet, basename="watchlist")
 router.register("alerts", watchlists.AlertViewSet, basename="alert")
+router.register("persons", faces.PersonViewSet, basename="person")
 
 urlpatterns = [
     path("", include(router.urls)),
     path("auth/token/", obtain_auth_token, name="api-token"),
     path("search/similar/", views.SimilarSearchView.as_view(), name="search-similar"),
+    path("faces/probe/", faces.ProbeSearchView.as_view(), name="face-probe-api"),
 ]
