@@ -26,7 +26,8 @@ def face_panel(media: MediaItem, user: Any) -> Panel | None:
     if not items:
         return None
     return Panel("faces", f"Faces ({len(items)})", "retrieval/_faces_panel.html",
-                 {"items": items, "media": media, "threshold": faces.match_threshold()}, order=30)
+                 {"items": items, "media": media, "threshold": faces.match_threshold(),
+                  "font": round(max(media.width or 0, media.height or 0) / 45, 1) or 14}, order=30)
 
 
 @register_timeline

@@ -399,8 +399,8 @@ def panel_items(media: MediaItem, limit: int = 200) -> list[dict[str, Any]]:
     rows = list(Finding.objects.filter(media=media, plugin=FACE_PLUGIN, vector__isnull=False)
                 .order_by("-score", "id")[:limit])
     persons = person_of(f.pk for f in rows)
-    items = [{"finding": f, "person": persons.get(f.pk), "quality": quality_of(f), "enrol_ok": enrol_ok(f)}
-             for f in rows]
+    items = [{"finding": f, "person": persons.get(f.pk), "quality": quality_of(f), "enrol_ok": enrol_ok(f),
+              "w": f.box[2] - f.box[0] if f.box else 0, "h": f.box[3] - f.box[1] if f.box else 0} for f in rows]
     return sorted(items, key=lambda i: -i["quality"])
 
 

