@@ -74,11 +74,14 @@ class PersonViewSet(viewsets.ReadOnlyModelViewSet):
         case = self.request.query_params.get("case")
         return qs.filter(case_id=int(case)) if case and case.isdigit() else qs
 
-    def _writable(self) -> Person:
+    def _writable(self, serializer_class: type[serializers.Serializer]) -> tuple[Person, dict[str, Any]]:
+        """The person (write role required) and the validated request body."""
         person = self.get_object()
         if not Case.objects.writable_by(self.request.user).filter(pk=person.case_id).exists():
             raise PermissionDenied("you may not change persons of this case")
-        return person
+        ser = serializer_class(data=self.request.data)
+        ser.is_valid(raise_exception=True)
+        return person, ser.validated_data
 
     @action(detail=True, methods=["get"])
     def faces(self, request: Request, pk: str | None = None) -> Response:
@@ -91,21 +94,17 @@ class PersonViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(request=RenameSerializer, responses=PersonSerializer)
     @action(detail=True, methods=["post"])
     def rename(self, request: Request, pk: str | None = None) -> Response:
-        person = self._writable()
-        ser = RenameSerializer(data=request.data)
-        ser.is_valid(raise_exception=True)
-        faces.rename(actor=request.user, person=person, name=ser.validated_data["name"], request=request)
+        person, data = self._writable(RenameSerializer)
+        faces.rename(actor=request.user, person=person, name=data["name"], request=request)
         return Response(PersonSerializer(person).data)
 
     @extend_schema(request=SplitSerializer, responses=PersonSerializer)
     @action(detail=True, methods=["post"])
     def split(self, request: Request, pk: str | None = None) -> Response:
-        person = self._writable()
-        ser = SplitSerializer(data=request.data)
-        ser.is_valid(raise_exception=True)
+        person, data = self._writable(SplitSerializer)
         try:
-            new = faces.split(actor=request.user, person=person, finding_ids=ser.validated_data["faces"],
-                              name=ser.validated_data["name"], request=request)
+            new = faces.split(actor=request.user, person=person, finding_ids=data["faces"], name=data["name"],
+                              request=request)
         except ValueError as exc:
             raise ValidationError({"faces": str(exc)}) from exc
         return Response(PersonSerializer(new).data, status=201)
@@ -113,10 +112,8 @@ class PersonViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(request=MergeSerializer, responses=PersonSerializer)
     @action(detail=True, methods=["post"])
     def merge(self, request: Request, pk: str | None = None) -> Response:
-        person = self._writable()
-        ser = MergeSerializer(data=request.data)
-        ser.is_valid(raise_exception=True)
-        ids = set(ser.validated_data["sources"])
+        person, data = self._writable(MergeSerializer)
+        ids = set(data["sources"])
         sources = list(Person.objects.filter(case_id=person.case_id, pk__in=ids))
         if len(sources) != len(ids):
             raise ValidationError({"sources": "persons to merge must belong to the same case"})

