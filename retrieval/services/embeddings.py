@@ -72,6 +72,8 @@ def drop_space(space: EmbeddingSpace) -> None:
         raise ValueError("the active space cannot be dropped; activate another one first")
     with connection.cursor() as cur:
         cur.execute(f'DROP INDEX IF EXISTS "{index_name(space)}"')
+    # Findings first: the collector does not order a nullable FK, and constraints may be immediate here.
+    Finding.objects.filter(space=space).delete()
     space.delete()
 
 
