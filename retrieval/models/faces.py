@@ -36,7 +36,9 @@ class Person(models.Model):
     """One individual seen in a case's evidence (faces of one embedding space)."""
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="persons")
-    space = models.ForeignKey(EmbeddingSpace, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    #: Persons live in one embedding space (vectors of two model versions do not compare); dropping
+    #: a retired version drops its persons with its faces.
+    space = models.ForeignKey(EmbeddingSpace, on_delete=models.CASCADE, related_name="+")
     number = models.PositiveIntegerField()  # "Unknown #n" until named; unique per case
     name = models.CharField(max_length=200, blank=True)
     origin = models.CharField(max_length=16, choices=PersonOrigin.choices, default=PersonOrigin.CLUSTERING)

@@ -129,7 +129,7 @@ def _next_number(case_id: int) -> int:
     return (Person.objects.filter(case_id=case_id).aggregate(n=Max("number"))["n"] or 0) + 1
 
 
-def _new_person(case_id: int, space: EmbeddingSpace | None, *, origin: str, name: str = "",
+def _new_person(case_id: int, space: EmbeddingSpace, *, origin: str, name: str = "",
                 actor: Any = None) -> Person:
     return Person.objects.create(case_id=case_id, space=space, number=_next_number(case_id), name=name.strip()[:200],
                                  origin=origin, created_by=actor if getattr(actor, "is_authenticated", False) else None)

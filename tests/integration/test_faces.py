@@ -351,3 +351,20 @@ def test_real_video_faces_form_a_track_and_probe_hits_point_to_the_time(api, per
     top = body["results"][0]
     assert top["media"] == media.pk and top["above_threshold"] and top["time_s"] is not None
     assert top["url"] == f"/media/{media.pk}/?t={top['time_s']:g}"
+
+
+def test_dropping_an_old_face_version_drops_its_persons_not_the_current_ones(api, personas) -> None:
+    space()  # the current version's space is the active one
+    old = embeddings.get_or_create_space("face", "face", "old-v", 128)  # a second version: not active
+    media = image(api, personas, "ann0.png")
+    put_faces(media, ("ann", 0, 0.9, BOX))
+    store_findings(media, "face", "old-v", [NewFinding(key="image:0:0", space=old, vector=face_vector("ann"),
+                                                       box=list(BOX), data={"quality_score": 0.9, "enrol_ok": True})])
+    old_face = Finding.objects.get(media=media, model_version="old-v")
+    person = Person.objects.create(case=personas["case"], space=old, number=1, name="Ann (old model)")
+    FaceAssignment.objects.create(finding=old_face, person=person, case_id=personas["case"].pk, assigned_by="user")
+    new_person = Person.objects.create(case=personas["case"], space=space(), number=2, name="Ann")
+    FaceAssignment.objects.create(finding=Finding.objects.get(media=media, model_version=VERSION), person=new_person,
+                                  case_id=personas["case"].pk, assigned_by="user")
+    embeddings.drop_space(old)  # constraints are immediate in this transaction (ensure_space_index)
+    assert list(Person.objects.filter(case=personas["case"]).values_list("name", flat=True)) == ["Ann"]
