@@ -18,10 +18,10 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from retrieval.models import Case, Finding
+from retrieval.models import Case, Finding, Watchlist, WatchlistKind
 from retrieval.models.cases import WRITE_ROLES
 from retrieval.models.faces import FaceClusterRun, Person
-from retrieval.services import audit, faces, ingest
+from retrieval.services import audit, faces, ingest, watchlists
 
 PERSONS_PER_PAGE = 48
 FACES_PER_PAGE = 60
@@ -81,10 +81,12 @@ def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
              "href": f"/media/{f.media_id}/" + (f"?t={f.start_s:g}" if f.media_kind == "video" else "")}
             for f in page]
     others = Person.objects.filter(case=person.case).exclude(pk=person.pk).order_by("-face_count", "number")[:200]
+    person_lists = Watchlist.objects.filter(case=person.case, kind=WatchlistKind.PERSON).order_by("name")
     audit.record("person.view", actor=request.user, target=person, case_id=person.case_id, request=request)
     return render(request, "retrieval/person_detail.html", {
         "person": person, "case": person.case, "page": page, "rows": rows, "others": others,
-        "can_write": can_write, "media_count": faces_qs.values("media_id").distinct().count(),
+        "can_write": can_write, "watchlists": person_lists,
+        "media_count": faces_qs.values("media_id").distinct().count(),
     })
 
 
@@ -101,6 +103,12 @@ def _person_action(request: HttpRequest, person: Person) -> HttpResponse:
             messages.success(request, f"{len(ids)} face(s) moved to {new.display_name}.")
             if not Person.objects.filter(pk=person.pk).exists():
                 return redirect("person-detail", pk=new.pk)
+        elif action == "watch":
+            watchlist = get_object_or_404(Watchlist, case=person.case, kind=WatchlistKind.PERSON,
+                                          pk=int(request.POST.get("watchlist", "0") or 0))
+            watchlists.add_entry(actor=request.user, watchlist=watchlist, label=person.display_name,
+                                 data={"person_id": person.pk}, request=request)
+            messages.success(request, f"{person.display_name} is now watched by “{watchlist.name}”.")
         elif action == "merge":
             sources = list(Person.objects.filter(case=person.case, pk__in=[
                 int(i) for i in request.POST.getlist("sources") if i.isdigit()]))

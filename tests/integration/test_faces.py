@@ -242,6 +242,10 @@ def test_gallery_and_person_pages_forms_and_outsiders(api, personas, client) -> 
     assert ann.name == "Ann"
     page = client.get(f"/persons/{ann.pk}/")
     assert page.status_code == 200 and b"Split off selected faces" in page.content
+    wl = _person_watchlist(personas)
+    assert b"Watch for Ann" in client.get(f"/persons/{ann.pk}/").content
+    assert client.post(f"/persons/{ann.pk}/", {"action": "watch", "watchlist": wl.pk}).status_code == 302
+    assert wl.entries.get().data == {"person_id": ann.pk}
     client.force_login(personas["charlie"])
     assert client.get(f"/persons/{ann.pk}/").status_code == 404
     assert client.get(f"/cases/{personas['case'].pk}/persons/").status_code == 404
