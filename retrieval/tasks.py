@@ -50,3 +50,11 @@ def rebuild_space_index(space_id: int) -> dict[str, object]:
     result = embeddings.rebuild_space_index(space_id)
     log.info("rebuilt HNSW index of space %s: %s", space_id, result)
     return result
+
+
+@shared_task(name="mmsec.retrieval.cluster_faces", acks_late=True)
+def cluster_faces(run_id: int) -> None:
+    """One clustering pass over a case's faces (progress in ``FaceClusterRun``)."""
+    from retrieval.services import faces
+
+    faces.run_clustering(run_id)

@@ -10,6 +10,7 @@ from retrieval import (
     views,
     views_alerts,
     views_audio_events,
+    views_faces,
     views_models,
     views_reports,
     views_search,
@@ -52,4 +53,10 @@ urlpatterns = [
     # transcripts (speech_translation)
     path("search/transcripts/", views_transcripts.transcript_search, name="transcript-search"),
     path("media/<int:pk>/transcript.<str:fmt>", views_transcripts.transcript_export, name="transcript-export"),
+    # faces
+    path("cases/<int:pk>/persons/", views_faces.case_persons, name="case-persons"),
+    path("cases/<int:pk>/persons/cluster/", views_faces.case_cluster, name="case-cluster"),
+    path("persons/<int:pk>/", views_faces.person_detail, name="person-detail"),
+    path("faces/crop/<int:finding_id>.jpg", views_faces.face_crop, name="face-crop"),
+    path("faces/search/", views_faces.probe_search, name="face-probe"),
 ]

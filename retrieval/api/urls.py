@@ -6,7 +6,7 @@ from django.urls import include, path
 from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
-from retrieval.api import audio_events, transcripts, views, watchlists
+from retrieval.api import audio_events, faces, transcripts, views, watchlists
 
 router = DefaultRouter()
 router.register("cases", views.CaseViewSet, basename="case")
@@ -14,6 +14,7 @@ router.register("media", views.MediaViewSet, basename="media")
 router.register("audit", views.AuditEventViewSet, basename="audit")
 router.register("watchlists", watchlists.WatchlistViewSet, basename="watchlist")
 router.register("alerts", watchlists.AlertViewSet, basename="alert")
+router.register("persons", faces.PersonViewSet, basename="person")
 
 urlpatterns = [
     path("", include(router.urls)),
@@ -26,4 +27,5 @@ urlpatterns = [
     # transcripts (speech_translation)
     path("search/transcripts/", transcripts.TranscriptSearchView.as_view(), name="search-transcripts"),
     path("media/<int:pk>/transcript/", transcripts.MediaTranscriptView.as_view(), name="media-transcript"),
+    path("faces/probe/", faces.ProbeSearchView.as_view(), name="face-probe-api"),
 ]

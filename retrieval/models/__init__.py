@@ -5,6 +5,7 @@ from __future__ import annotations
 from retrieval.models.audit import AuditEvent
 from retrieval.models.cases import Case, CaseMembership, CaseRole, CaseStatus
 from retrieval.models.embeddings import EmbeddingSpace, Finding, SpaceState
+from retrieval.models.faces import FaceAssignment, FaceClusterRun, FaceTrack, Person
 from retrieval.models.jobs import JobState, ProcessingJob
 from retrieval.models.media import MediaItem, MediaKind, MediaStatus
 from retrieval.models.plugins import Device, ModelVersion, PluginConfiguration, ReprocessRun, WorkerStatus
@@ -30,12 +31,16 @@ __all__ = [
     "CaseStatus",
     "Device",
     "EmbeddingSpace",
+    "FaceAssignment",
+    "FaceClusterRun",
+    "FaceTrack",
     "Finding",
     "JobState",
     "MediaItem",
     "MediaKind",
     "MediaStatus",
     "ModelVersion",
+    "Person",
     "PluginConfiguration",
     "ProcessingJob",
     "ReprocessRun",

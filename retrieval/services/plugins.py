@@ -41,7 +41,7 @@ from retrieval.models import (
 from retrieval.plugin_api import Item, ItemResult, PluginError
 from retrieval.plugin_api import MediaKind as PluginKind
 from retrieval.plugin_registry import get_registry
-from retrieval.services import audit, embeddings, jobs, watchlists
+from retrieval.services import audit, embeddings, hooks, jobs, watchlists
 
 log = logging.getLogger(__name__)
 
@@ -476,6 +476,7 @@ def _to_new_findings(pairs: Sequence[tuple[Item, ItemResult]],
 def _after_store(job: ProcessingJob) -> None:
     """Hook for what follows new findings (watchlist matching); also completes reprocess runs."""
     name, version = parse_step(job.step)
+    hooks.run_after_store(job.media, name, version)
     watchlists.evaluate_media(job.media, name, version)
     for run in ReprocessRun.objects.filter(plugin=name, model_version=version, state="running"):
         _maybe_finish_reprocess(run, exclude_job=job.pk)
