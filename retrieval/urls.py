@@ -6,7 +6,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.generic import RedirectView
 
-from retrieval import views, views_alerts
+from retrieval import views, views_alerts, views_fingerprints
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="case-list"), name="home"),
@@ -30,4 +30,13 @@ urlpatterns = [
     path("watchlists/", views_alerts.watchlist_list, name="watchlist-list"),
     path("watchlists/new/", views_alerts.watchlist_create, name="watchlist-create"),
     path("watchlists/<int:pk>/", views_alerts.watchlist_detail, name="watchlist-detail"),
+    # fingerprints: subjects, enrolment, 1:N / 1:1, DPI, ISO/IEC 19794-2 export
+    path("cases/<int:pk>/subjects/", views_fingerprints.subject_list, name="subject-list"),
+    path("subjects/<int:pk>/", views_fingerprints.subject_detail, name="subject-detail"),
+    path("fingerprints/verify/", views_fingerprints.verify, name="fingerprint-verify"),
+    path("media/<int:pk>/fingerprint/identify/", views_fingerprints.identify, name="fingerprint-identify"),
+    path("media/<int:pk>/fingerprint/enrol/", views_fingerprints.enrol_media, name="fingerprint-enrol-media"),
+    path("media/<int:pk>/fingerprint/dpi/", views_fingerprints.set_dpi, name="fingerprint-dpi"),
+    path("media/<int:pk>/fingerprint/template/", views_fingerprints.template_download, name="fingerprint-template"),
+    path("media/<int:pk>/fingerprint/image.png", views_fingerprints.print_image, name="fingerprint-image"),
 ]
