@@ -92,7 +92,7 @@ def subject_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "free_fingers": [(v, n) for v, n in FingerPosition.choices if v not in enrolments],
         "watchlists": [w for w in watchlists if w not in on_lists], "on_lists": on_lists,
         "probes": fingerprints.print_media(list(visible.values_list("id", flat=True)))[:300],
-        "min_quality": fingerprints.ENROL_MIN_QUALITY, "min_minutiae": fingerprints.ENROL_MIN_MINUTIAE,
+        "min_quality": fingerprints.enrol_min_quality(), "min_minutiae": fingerprints.enrol_min_minutiae(),
     })
 
 

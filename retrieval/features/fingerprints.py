@@ -32,7 +32,7 @@ def fingerprint_panel(media: MediaItem, user: Any) -> Panel | None:
         "media": media, "job": job, "writable": writable, "user_dpi": (media.metadata or {}).get("user_dpi"),
         "enrolments": list(media.fingerprint_enrolments.select_related("subject")),
         "fingers": FingerPosition.choices,
-        "min_quality": fingerprints.ENROL_MIN_QUALITY,
+        "min_quality": fingerprints.enrol_min_quality(),
     }
     if finding is not None:
         context["view"] = fingerprints.print_view(media, finding)

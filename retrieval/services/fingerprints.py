@@ -48,11 +48,19 @@ SPACE = "fp_index"
 CANDIDATES = 100
 #: Re-ranked candidates shown (with their matched minutiae pairs).
 SHOWN = 10
-#: Enrolment refuses prints below this NFIQ2-style quality (0-100) or with fewer minutiae.
-ENROL_MIN_QUALITY = int(getattr(settings, "MMSEC_FP_ENROL_MIN_QUALITY", 20))
-ENROL_MIN_MINUTIAE = int(getattr(settings, "MMSEC_FP_ENROL_MIN_MINUTIAE", 12))
+#: Enrolment refuses prints below this NFIQ2-style quality (0-100) or with fewer minutiae (settings override).
+ENROL_MIN_QUALITY = 20
+ENROL_MIN_MINUTIAE = 12
 DPI_RANGE = (100.0, 4000.0)
 DISPLAY_MAX_SIDE = 1600
+
+
+def enrol_min_quality() -> int:
+    return int(getattr(settings, "MMSEC_FP_ENROL_MIN_QUALITY", ENROL_MIN_QUALITY))
+
+
+def enrol_min_minutiae() -> int:
+    return int(getattr(settings, "MMSEC_FP_ENROL_MIN_MINUTIAE", ENROL_MIN_MINUTIAE))
 
 
 def _matching() -> Any:
@@ -304,12 +312,13 @@ def enrol(*, actor: Any, subject: Subject, finger: int, media: MediaItem, reques
                               "enable the fingerprint plugin or set its DPI and wait for processing")
     quality = int(round(float((finding.data or {}).get("quality") or finding.score or 0)))
     n_min = len((finding.data or {}).get("minutiae") or [])
-    if quality < ENROL_MIN_QUALITY:
+    min_quality, min_minutiae = enrol_min_quality(), enrol_min_minutiae()
+    if quality < min_quality:
         raise ValidationError(
-            f"print quality {quality}/100 is below the enrolment minimum of {ENROL_MIN_QUALITY}: take or upload "
+            f"print quality {quality}/100 is below the enrolment minimum of {min_quality}: take or upload "
             f"a clearer impression of the {label.lower()} (a poor enrolment print causes missed identifications)")
-    if n_min < ENROL_MIN_MINUTIAE:
-        raise ValidationError(f"only {n_min} minutiae were found (at least {ENROL_MIN_MINUTIAE} are needed to "
+    if n_min < min_minutiae:
+        raise ValidationError(f"only {n_min} minutiae were found (at least {min_minutiae} are needed to "
                               "enrol): use a larger, clearer impression")
     existing = subject.enrolments.filter(finger=finger).first()
     if existing is not None:
