@@ -409,15 +409,12 @@ class Comparison:
 
 
 @dataclass
-class Identification:
+class _Outcome:
+    """A probe compared with gallery prints, best first; a match when the best reaches the threshold."""
+
     probe: PrintView
-    scope: str
     threshold: float
     comparisons: list[Comparison]
-    candidates: int  # re-ranked
-    gallery: int  # prints the candidate stage searched
-    path: str
-    elapsed_ms: float
 
     @property
     def best(self) -> Comparison | None:
@@ -426,6 +423,15 @@ class Identification:
     @property
     def decision(self) -> str:
         return "match" if self.best is not None and self.best.is_match else "no match"
+
+
+@dataclass
+class Identification(_Outcome):
+    scope: str
+    candidates: int  # re-ranked
+    gallery: int  # prints the candidate stage searched
+    path: str
+    elapsed_ms: float
 
 
 def _pairs(probe: PrintView, other: PrintView) -> tuple[float, list[Pair]]:
@@ -489,19 +495,8 @@ def identify(user: Any, media: MediaItem, *, scope: str = "enrolled", k: int = C
 
 
 @dataclass
-class Verification:
-    probe: PrintView
-    subject: Subject
-    threshold: float
-    comparisons: list[Comparison]  # one per compared finger, best first
-
-    @property
-    def best(self) -> Comparison | None:
-        return self.comparisons[0] if self.comparisons else None
-
-    @property
-    def decision(self) -> str:
-        return "match" if self.best is not None and self.best.is_match else "no match"
+class Verification(_Outcome):
+    subject: Subject  # comparisons: one per compared finger
 
 
 def verify(user: Any, media: MediaItem, subject: Subject, *, finger: int | None = None,
