@@ -551,31 +551,54 @@ def iso_template(user: Any, media: MediaItem, *, request: Any = None) -> tuple[b
 # --------------------------------------------------------------------------- watchlists
 
 
-def match_watchlist(watchlist: Watchlist, media: MediaItem, findings: list[Finding]) -> list[Any]:
-    """Fingerprint watchlist matcher: each new print against the enrolled prints of the listed subjects.
+@dataclass(frozen=True)
+class _Listed:
+    """One gallery print of a fingerprint watchlist entry."""
 
-    Only subjects of the watchlist's own case count (an entry cannot point into another case). The best
-    finger per subject gives one ``Match`` with the calibrated score; the core applies the threshold.
+    entry: WatchlistEntry
+    who: str
+    finger: int | None
+    media_id: int
+    finding: Finding
+
+    @property
+    def finger_name(self) -> str:
+        return FingerPosition(self.finger).label if self.finger else "print"
+
+
+def _watchlist_gallery(watchlist: Watchlist, media: MediaItem) -> list[_Listed]:
+    """Enrolled prints of the listed subjects (of the watchlist's own case only: an entry cannot point into
+    another case); entries without a subject use their enrolment media (also of the watchlist's case)."""
+    entries: dict[int, WatchlistEntry] = {}
+    plain: list[WatchlistEntry] = []
+    for entry in watchlist.entries.prefetch_related("media"):
+        try:
+            entries[int((entry.data or {}).get("subject_id"))] = entry
+        except (TypeError, ValueError):
+            plain.append(entry)
+    enrolments = list(Enrolment.objects.filter(subject_id__in=list(entries), subject__case_id=watchlist.case_id)
+                      .exclude(media=media).select_related("subject"))
+    loose = [(e, m) for e in plain for m in e.media.all() if m.case_id == watchlist.case_id and m.pk != media.pk]
+    prints = print_findings([e.media_id for e in enrolments] + [m.pk for _, m in loose])
+    gallery = [_Listed(entries[e.subject_id], e.subject.display_name, e.finger, e.media_id, prints[e.media_id])
+               for e in enrolments if e.media_id in prints]
+    gallery += [_Listed(e, e.label, None, m.pk, prints[m.pk]) for e, m in loose if m.pk in prints]
+    return gallery
+
+
+def match_watchlist(watchlist: Watchlist, media: MediaItem, findings: list[Finding]) -> list[Any]:
+    """Fingerprint watchlist matcher: each new print against the listed subjects' enrolled prints.
+
+    The best print per entry gives one ``Match`` with the calibrated score; the core applies the threshold.
     """
     from retrieval.services.watchlists import Match
 
     probes = [f for f in findings if f.label == "fingerprint" and (f.data or {}).get("minutiae")]
-    entries: dict[int, WatchlistEntry] = {}
-    for entry in watchlist.entries.all():
-        try:
-            entries[int((entry.data or {}).get("subject_id"))] = entry
-        except (TypeError, ValueError):
-            continue
-    if not probes or not entries:
-        return []
-    enrolments = list(Enrolment.objects.filter(subject_id__in=list(entries), subject__case_id=watchlist.case_id)
-                      .exclude(media=media).select_related("subject"))
-    prints = print_findings([e.media_id for e in enrolments])
-    gallery = [(e, prints[e.media_id]) for e in enrolments if e.media_id in prints]
+    gallery = _watchlist_gallery(watchlist, media) if probes else []
     if not gallery:
         return []
     if len(gallery) > CANDIDATES:  # large watchlist: candidate stage on the index codes, as in 1:N
-        codes = np.asarray([np.asarray(f.vector, dtype=np.float32) for _, f in gallery])
+        codes = np.asarray([np.asarray(g.finding.vector, dtype=np.float32) for g in gallery])
         keep = set()
         for probe in probes:
             sims = codes @ np.asarray(probe.vector, dtype=np.float32)
@@ -583,19 +606,19 @@ def match_watchlist(watchlist: Watchlist, media: MediaItem, findings: list[Findi
         gallery = [gallery[i] for i in sorted(keep)]
     matches = []
     for probe in probes:
-        scores = _matching().match_many(probe.data, [f.data for _, f in gallery])
-        best: dict[int, tuple[float, Enrolment]] = {}
-        for (e, _), s in zip(gallery, scores.tolist(), strict=True):
-            if s > best.get(e.subject_id, (-1.0, e))[0]:
-                best[e.subject_id] = (float(s), e)
-        for subject_id, (s, e) in best.items():
-            finger = e.get_finger_display()
+        scores = _matching().match_many(probe.data, [g.finding.data for g in gallery])
+        best: dict[int, tuple[float, _Listed]] = {}
+        for g, s in zip(gallery, scores.tolist(), strict=True):
+            if s > best.get(g.entry.pk, (-1.0, g))[0]:
+                best[g.entry.pk] = (float(s), g)
+        for s, g in best.values():
+            subject_id = (g.entry.data or {}).get("subject_id")
             matches.append(Match(
-                entry=entries[subject_id], score=calibrated(s),
-                summary=f"Fingerprint of {e.subject.display_name} ({finger.lower()}), MCC score {s:.3f}",
-                dedup_key=f"fp:{subject_id}:{probe.key}", finding=probe, box=probe.box,
-                details={"subject_id": subject_id, "subject": e.subject.display_name, "finger": e.finger,
-                         "finger_name": finger, "raw_score": round(s, 4), "enrolled_media_id": e.media_id,
+                entry=g.entry, score=calibrated(s),
+                summary=f"Fingerprint of {g.who} ({g.finger_name.lower()}), MCC score {s:.3f}",
+                dedup_key=f"fp:{g.entry.pk}:{probe.key}", finding=probe, box=probe.box,
+                details={"subject_id": subject_id, "subject": g.who, "finger": g.finger,
+                         "finger_name": g.finger_name, "raw_score": round(s, 4), "enrolled_media_id": g.media_id,
                          "threshold_raw": identify_threshold()},
             ))
     return matches

@@ -282,3 +282,14 @@ def test_pages(client, api, personas, gallery) -> None:
                 f"/fingerprints/verify/?media={probe.pk}&subject={cara.pk}"):
         assert client.get(url).status_code == 404, url
     assert client.post(f"/media/{probe.pk}/fingerprint/dpi/", {"dpi": "500"}).status_code == 404
+
+
+def test_watchlist_entry_with_enrolment_media_but_no_subject(api, personas, gallery) -> None:
+    wl = watchlists.create_watchlist(actor=personas["alice"], case=personas["case"], name="Marks",
+                                     kind="fingerprint")
+    watchlists.add_entry(actor=personas["alice"], watchlist=wl, label="Door handle mark",
+                         media_ids=[gallery["b0"].pk])
+    hit = _print(api, personas, "b1.png", fp.synthetic(12, 1))
+    alert = Alert.objects.get(watchlist=wl, media=hit)
+    assert alert.details["subject"] == "Door handle mark" and alert.details["finger_name"] == "print"
+    assert alert.details["enrolled_media_id"] == gallery["b0"].pk and alert.details["subject_id"] is None
