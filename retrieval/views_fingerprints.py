@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -58,7 +58,7 @@ def subject_list(request: HttpRequest, pk: int) -> HttpResponse:
     qs = Subject.objects.filter(case=case).annotate(fingers=Count("enrolments"))
     query = request.GET.get("q", "").strip()
     if query:
-        qs = qs.filter(name__icontains=query) | qs.filter(reference__icontains=query)
+        qs = qs.filter(Q(name__icontains=query) | Q(reference__icontains=query))
     page = Paginator(qs.order_by("name", "reference", "id"), SUBJECT_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "retrieval/fingerprints/subject_list.html",
                   {"case": case, "page": page, "writable": writable, "q": query})
@@ -153,14 +153,15 @@ def set_dpi(request: HttpRequest, pk: int) -> HttpResponse:
     raw = request.POST.get("dpi", "").strip()
     try:
         dpi = float(raw) if raw else None
-        fingerprints.set_dpi(actor=request.user, media=media, dpi=dpi, request=request)
+        _, queued = fingerprints.set_dpi(actor=request.user, media=media, dpi=dpi, request=request)
     except ValueError:
         messages.error(request, "DPI must be a number, e.g. 500 or 1000.")
     except (ValidationError, PermissionDenied) as exc:
         _error(request, exc)
     else:
-        messages.success(request, f"Resolution {'set to ' + raw + ' dpi' if raw else 'reset to the file'}; "
-                         "the print is being processed again.")
+        messages.success(request, f"Resolution {'set to ' + raw + ' dpi' if raw else 'reset to the file'}; " + (
+            "the print is being processed again." if queued else
+            "it applies when the fingerprint plugin is enabled and processes this item."))
     return redirect("media-detail", pk=media.pk)
 
 

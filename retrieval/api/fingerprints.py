@@ -205,8 +205,8 @@ class DpiView(APIView):
             dpi = None if raw in (None, "") else float(raw)
         except (TypeError, ValueError) as exc:
             raise ValidationError({"dpi": "a number, e.g. 500"}) from exc
-        media = _service(fingerprints.set_dpi, actor=request.user, media=media, dpi=dpi, request=request)
-        return Response({"media": media.pk, "user_dpi": media.metadata.get("user_dpi"), "reprocessing": True},
+        media, queued = _service(fingerprints.set_dpi, actor=request.user, media=media, dpi=dpi, request=request)
+        return Response({"media": media.pk, "user_dpi": media.metadata.get("user_dpi"), "reprocessing": queued},
                         status=status.HTTP_202_ACCEPTED)
 
 

@@ -209,8 +209,10 @@ def display_png(media: MediaItem) -> bytes:
 # --------------------------------------------------------------------------- per-item DPI
 
 
-def set_dpi(*, actor: Any, media: MediaItem, dpi: float | None, request: Any = None) -> MediaItem:
-    """Store the investigator's DPI for an image (None clears it) and reprocess it with the fingerprint plugin."""
+def set_dpi(*, actor: Any, media: MediaItem, dpi: float | None, request: Any = None) -> tuple[MediaItem, bool]:
+    """Store the investigator's DPI for an image (None clears it) and reprocess it with the fingerprint plugin.
+
+    Returns the item and whether a fingerprint job was queued (not when the plugin is disabled)."""
     require_role(media.case, actor, WRITE_ROLES)
     if media.kind != MediaKind.IMAGE:
         raise ValidationError("a resolution can only be set on an image")
@@ -231,7 +233,7 @@ def set_dpi(*, actor: Any, media: MediaItem, dpi: float | None, request: Any = N
         job = _reprocess(media)
         audit.record("fingerprint.set_dpi", actor=actor, target=media, case_id=media.case_id, request=request,
                      details={"from": previous, "to": dpi, "reprocess": job is not None})
-    return media
+    return media, job is not None
 
 
 def _reprocess(media: MediaItem) -> Any:
@@ -460,6 +462,9 @@ def identify(user: Any, media: MediaItem, *, scope: str = "enrolled", k: int = C
     visible = list(Case.objects.visible_to(user).values_list("id", flat=True))
     comparisons: list[Comparison] = []
     path, gallery = "empty", 0
+    if space is not None and probe.space_id != space.pk:
+        raise ValidationError("this print was processed by another model version than the one searched; "
+                              "identify it again when its reprocessing has finished")
     if space is not None and probe.vector is not None:
         filters = search.SearchFilters(exclude_media_ids=[media.pk], labels=["fingerprint"],
                                        media_ids=enrolled_media_ids(visible) if scope == "enrolled" else None)

@@ -174,7 +174,7 @@ def test_user_dpi_is_passed_to_the_plugin_and_reprocesses(api, personas, fp_plug
     assert api("victor").post(f"/api/v1/fingerprints/{media.pk}/dpi/", {"dpi": 750},
                               format="json").status_code == 403
     response = api("bob").post(f"/api/v1/fingerprints/{media.pk}/dpi/", {"dpi": 750}, format="json")
-    assert response.status_code == 202 and response.json()["user_dpi"] == 750.0
+    assert response.status_code == 202 and response.json()["user_dpi"] == 750.0 and response.json()["reprocessing"]
     assert media.jobs.get(step__startswith="plugin:fingerprint@").state == "queued"
     media = process_inline(media.pk)
     after = fingerprints.print_finding(media)
