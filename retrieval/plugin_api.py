@@ -122,6 +122,9 @@ class Item:
         time_s: for a video frame, its time in the video (seconds); ``None`` otherwise.
         frame_index: for a video frame, its index among the sampled frames.
         mime: the sniffed MIME type of ``path``.
+        dpi: the resolution (dots per inch) an investigator gave for this item, e.g. a fingerprint scan
+            whose file metadata is missing or wrong; ``None`` = not given (use the file's or estimate it).
+            Added in API version 1 without a bump: it defaults to ``None``, so older plugins ignore it.
     """
 
     media_id: int
@@ -130,6 +133,7 @@ class Item:
     time_s: float | None = None
     frame_index: int | None = None
     mime: str = ""
+    dpi: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

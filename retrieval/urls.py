@@ -11,6 +11,7 @@ from retrieval import (
     views_alerts,
     views_audio_events,
     views_faces,
+    views_fingerprints,
     views_models,
     views_reports,
     views_search,
@@ -59,4 +60,13 @@ urlpatterns = [
     path("persons/<int:pk>/", views_faces.person_detail, name="person-detail"),
     path("faces/crop/<int:finding_id>.jpg", views_faces.face_crop, name="face-crop"),
     path("faces/search/", views_faces.probe_search, name="face-probe"),
+    # fingerprints: subjects, enrolment, 1:N / 1:1, DPI, ISO/IEC 19794-2 export
+    path("cases/<int:pk>/subjects/", views_fingerprints.subject_list, name="subject-list"),
+    path("subjects/<int:pk>/", views_fingerprints.subject_detail, name="subject-detail"),
+    path("fingerprints/verify/", views_fingerprints.verify, name="fingerprint-verify"),
+    path("media/<int:pk>/fingerprint/identify/", views_fingerprints.identify, name="fingerprint-identify"),
+    path("media/<int:pk>/fingerprint/enrol/", views_fingerprints.enrol_media, name="fingerprint-enrol-media"),
+    path("media/<int:pk>/fingerprint/dpi/", views_fingerprints.set_dpi, name="fingerprint-dpi"),
+    path("media/<int:pk>/fingerprint/template/", views_fingerprints.template_download, name="fingerprint-template"),
+    path("media/<int:pk>/fingerprint/image.png", views_fingerprints.print_image, name="fingerprint-image"),
 ]

@@ -18,8 +18,8 @@ synthetic FVC-protocol set of ``bench/fingerprint.py`` (100 fingers x 8 impressi
 
 No real-print calibration set exists offline: recalibrate on real data before casework use.
 
-Public surface: ``match``, ``match_many``, ``calibrated_score``, ``MATCH_THRESHOLD``, ``IDENTIFY_THRESHOLD``,
-``TemplateLike``.
+Public surface: ``match``, ``match_pairs``, ``match_many``, ``calibrated_score``, ``MATCH_THRESHOLD``,
+``IDENTIFY_THRESHOLD``, ``TemplateLike``.
 """
 
 from __future__ import annotations
@@ -59,6 +59,11 @@ def cylinders_of(t: TemplateLike) -> mcc.Cylinders:
 def match(template_a: TemplateLike, template_b: TemplateLike) -> float:
     """Similarity in [0, 1] of two prints (templates, finding ``data`` dicts, or ISO 19794-2 records)."""
     return mcc.score(cylinders_of(template_a), cylinders_of(template_b))
+
+
+def match_pairs(template_a: TemplateLike, template_b: TemplateLike) -> tuple[float, list[tuple[int, int]]]:
+    """``match`` plus the matched minutia pairs (row in a's minutiae, row in b's) that made the score."""
+    return mcc.score_pairs(cylinders_of(template_a), cylinders_of(template_b))
 
 
 def match_many(probe: TemplateLike, candidates: Sequence[TemplateLike]) -> NDArray[np.float64]:

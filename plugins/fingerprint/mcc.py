@@ -6,7 +6,7 @@ fingerprint recognition", IEEE TPAMI 32(12), 2010 (default parameters for 500 dp
 batched form to re-rank 1:N candidates quickly. Cylinder cells are computed with a separable Gaussian,
 so one template costs a few milliseconds.
 
-Public surface: ``Cylinders``, ``cylinders``, ``score``, ``score_many``.
+Public surface: ``Cylinders``, ``cylinders``, ``score``, ``score_pairs``, ``score_many``.
 """
 
 from __future__ import annotations
@@ -178,9 +178,18 @@ def _n_pairs(na: int, nb: int) -> int:
 
 def _consolidate(sim: NDArray[np.float64], a: Cylinders, b: Cylinders) -> float:
     """LSS-R: relax the best one-to-one pairs by geometric compatibility, average the most efficient."""
+    return _consolidate_pairs(sim, a, b)[0]
+
+
+_NO_PAIRS: tuple[float, list[tuple[int, int]]] = (0.0, [])
+
+
+def _consolidate_pairs(sim: NDArray[np.float64], a: Cylinders,
+                       b: Cylinders) -> tuple[float, list[tuple[int, int]]]:
+    """``_consolidate`` plus the minutia pairs (index in a, index in b) whose relaxed similarity made the score."""
     n_r = min(a.n, b.n)
     if n_r < 2:
-        return 0.0
+        return _NO_PAIRS
     flat = np.argsort(sim, axis=None)[::-1]
     rows, cols = np.unravel_index(flat[: max(4 * n_r, 64)], sim.shape)
     used_r, used_c, pr, pc = set(), set(), [], []
@@ -194,7 +203,7 @@ def _consolidate(sim: NDArray[np.float64], a: Cylinders, b: Cylinders) -> float:
         if len(pr) == n_r:
             break
     if len(pr) < 2:
-        return 0.0
+        return _NO_PAIRS
     ia, ib = np.asarray(pr), np.asarray(pc)
     lam0 = sim[ia, ib]
     pa, pb = a.xy[ia], b.xy[ib]
@@ -217,12 +226,17 @@ def _consolidate(sim: NDArray[np.float64], a: Cylinders, b: Cylinders) -> float:
     eff = lam / np.maximum(lam0, 1e-9)
     n_p = min(_n_pairs(a.n, b.n), n)
     best = np.argsort(eff)[::-1][:n_p]
-    return float(lam[best].mean())
+    return float(lam[best].mean()), [(int(ia[k]), int(ib[k])) for k in best.tolist()]
 
 
 def score(a: Cylinders, b: Cylinders) -> float:
     """MCC LSS-R similarity in [0, 1] of two templates' cylinders (symmetric up to pair selection ties)."""
     return _consolidate(_similarity(a, b), a, b)
+
+
+def score_pairs(a: Cylinders, b: Cylinders) -> tuple[float, list[tuple[int, int]]]:
+    """``score`` and the matched minutia pairs behind it (indices into a's and b's minutiae), for display."""
+    return _consolidate_pairs(_similarity(a, b), a, b)
 
 
 def score_many(probe: Cylinders, gallery: list[Cylinders]) -> NDArray[np.float64]:

@@ -56,8 +56,9 @@ class Pipeline:
         """Extraction of an already decoded print (used by the benchmark too)."""
         return extract(pimg.gray, self.lib, enhance=self.enhance, quality=quality)
 
-    def enrol(self, path: Path) -> Finding:
-        pimg = load_print(path, self.dpi)
+    def enrol(self, path: Path, dpi: float | None = None) -> Finding:
+        """One print -> one finding; ``dpi`` (the item's, given by an investigator) overrides the setting."""
+        pimg = load_print(path, dpi or self.dpi)
         ex = self.template(pimg)
         t = ex.template
         if t.quality < self.min_quality:

@@ -86,7 +86,7 @@ class FingerprintPlugin:
         results: list[ItemResult] = []
         for item in batch:
             try:
-                finding = self._pipeline.enrol(Path(item.path))
+                finding = self._pipeline.enrol(Path(item.path), dpi=getattr(item, "dpi", None))
             except (Rejected, DecodeError) as exc:
                 results.append(ItemResult(media_id=item.media_id, error=str(exc), time_s=item.time_s))
                 continue

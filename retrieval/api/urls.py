@@ -6,7 +6,7 @@ from django.urls import include, path
 from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
-from retrieval.api import audio_events, faces, transcripts, views, watchlists
+from retrieval.api import audio_events, faces, fingerprints, transcripts, views, watchlists
 
 router = DefaultRouter()
 router.register("cases", views.CaseViewSet, basename="case")
@@ -15,6 +15,7 @@ router.register("audit", views.AuditEventViewSet, basename="audit")
 router.register("watchlists", watchlists.WatchlistViewSet, basename="watchlist")
 router.register("alerts", watchlists.AlertViewSet, basename="alert")
 router.register("persons", faces.PersonViewSet, basename="person")
+router.register("subjects", fingerprints.SubjectViewSet, basename="subject")
 
 urlpatterns = [
     path("", include(router.urls)),
@@ -28,4 +29,9 @@ urlpatterns = [
     path("search/transcripts/", transcripts.TranscriptSearchView.as_view(), name="search-transcripts"),
     path("media/<int:pk>/transcript/", transcripts.MediaTranscriptView.as_view(), name="media-transcript"),
     path("faces/probe/", faces.ProbeSearchView.as_view(), name="face-probe-api"),
+    path("fingerprints/identify/", fingerprints.IdentifyView.as_view(), name="fingerprint-api-identify"),
+    path("fingerprints/verify/", fingerprints.VerifyView.as_view(), name="fingerprint-api-verify"),
+    path("fingerprints/<int:pk>/", fingerprints.PrintView.as_view(), name="fingerprint-api-print"),
+    path("fingerprints/<int:pk>/dpi/", fingerprints.DpiView.as_view(), name="fingerprint-api-dpi"),
+    path("fingerprints/<int:pk>/template/", fingerprints.TemplateView.as_view(), name="fingerprint-api-template"),
 ]

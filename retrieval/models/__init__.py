@@ -6,6 +6,7 @@ from retrieval.models.audit import AuditEvent
 from retrieval.models.cases import Case, CaseMembership, CaseRole, CaseStatus
 from retrieval.models.embeddings import EmbeddingSpace, Finding, SpaceState
 from retrieval.models.faces import FaceAssignment, FaceClusterRun, FaceTrack, Person
+from retrieval.models.fingerprints import Enrolment, FingerPosition, Subject
 from retrieval.models.jobs import JobState, ProcessingJob
 from retrieval.models.media import MediaItem, MediaKind, MediaStatus
 from retrieval.models.plugins import Device, ModelVersion, PluginConfiguration, ReprocessRun, WorkerStatus
@@ -34,6 +35,9 @@ __all__ = [
     "FaceAssignment",
     "FaceClusterRun",
     "FaceTrack",
+    "Enrolment",
+    "FingerPosition",
+    "Subject",
     "Finding",
     "JobState",
     "MediaItem",

@@ -412,7 +412,8 @@ class _work_items:  # noqa: N801 - used as a context manager factory
         media = self.media
         path = storage.object_path(media.sha256)
         if media.kind == MediaKind.IMAGE and PluginKind.IMAGE in self.kinds:
-            yield Item(media_id=media.pk, kind=PluginKind.IMAGE, path=path, mime=media.mime)
+            yield Item(media_id=media.pk, kind=PluginKind.IMAGE, path=path, mime=media.mime,
+                       dpi=user_dpi(media))
         elif media.kind == MediaKind.AUDIO and PluginKind.AUDIO in self.kinds:
             yield Item(media_id=media.pk, kind=PluginKind.AUDIO, path=path, mime=media.mime)
         elif media.kind == MediaKind.VIDEO:
@@ -427,6 +428,15 @@ class _work_items:  # noqa: N801 - used as a context manager factory
                     frame_path.write_bytes(media_io.encode_png(frame.rgb))
                     yield Item(media_id=media.pk, kind=PluginKind.IMAGE, path=frame_path, time_s=frame.time_s,
                                frame_index=index, mime="image/png")
+
+
+def user_dpi(media: MediaItem) -> float | None:
+    """The resolution an investigator gave for an image (``metadata["user_dpi"]``), passed on as ``Item.dpi``."""
+    try:
+        value = float((media.metadata or {}).get("user_dpi") or 0)
+    except (TypeError, ValueError):
+        return None
+    return value if value > 0 else None
 
 
 def _video_audio_track(media: MediaItem) -> Path:

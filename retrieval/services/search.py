@@ -62,6 +62,7 @@ class SearchFilters:
     uploaded_after: datetime | None = None
     uploaded_before: datetime | None = None
     exclude_media_ids: list[int] = field(default_factory=list)
+    media_ids: list[int] | None = None  # only these media items (e.g. a gallery of enrolled prints); None = all
 
 
 @dataclass(frozen=True)
@@ -259,6 +260,9 @@ def _build_query(space: EmbeddingSpace, q: np.ndarray, case_ids: list[int], filt
     if filters.labels:
         where.append("f.label = ANY(%s)")
         params.append(list(filters.labels))
+    if filters.media_ids is not None:
+        where.append("f.media_id = ANY(%s)")
+        params.append(list(filters.media_ids))
     if filters.exclude_media_ids:
         where.append("NOT (f.media_id = ANY(%s))")
         params.append(list(filters.exclude_media_ids))

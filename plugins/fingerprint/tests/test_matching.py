@@ -69,3 +69,14 @@ def test_index_code_is_rotation_translation_invariant_and_unit_norm() -> None:
     assert code.shape == (index.DIM,) and code.dtype == np.float32
     assert abs(float(np.linalg.norm(code)) - 1) < 1e-5
     assert float(code @ moved) > float(code @ other) + 0.15
+
+
+def test_match_pairs_gives_the_score_and_valid_minutia_pairs() -> None:
+    a = _finger(3)
+    b = _move(a, -15, (10, 5), 4, drop=0.1)
+    score, pairs = matching.match_pairs(Template(a, 300, 360), Template(b, 300, 360))
+    assert abs(score - matching.match(Template(a, 300, 360), Template(b, 300, 360))) < 1e-9
+    assert 4 <= len(pairs) <= 12
+    assert all(0 <= i < len(a) and 0 <= j < len(b) for i, j in pairs)
+    assert len({i for i, _ in pairs}) == len(pairs) == len({j for _, j in pairs})  # one-to-one
+    assert matching.match_pairs(Template(a[:1], 300, 360), Template(b, 300, 360)) == (0.0, [])

@@ -123,3 +123,15 @@ def test_bad_inputs_are_rejected_with_a_clear_message(plugin, tmp_path: Path) ->
         assert res.error.startswith(("not a fingerprint", "fingerprint quality too low", "not a readable image",
                                       "corrupt image data", "image is")), f"{name}: {res.error}"
     assert results[0].error.startswith("not a fingerprint")
+
+
+def test_item_dpi_overrides_wrong_metadata(plugin, real_prints, tmp_path: Path) -> None:
+    """``Item.dpi`` (an investigator's per-item resolution) wins over a wrong file DPI, without a plugin setting."""
+    from retrieval.plugin_api import Item, MediaKind
+
+    path = save_png(tmp_path / "p1_2_1000_says_500.png", _rescale(real_prints["p1_2"], 2.0), dpi=500)
+    [result] = plugin.process([Item(media_id=1, kind=MediaKind.IMAGE, path=path, dpi=1000.0)])
+    assert result.error is None, result.error
+    f = result.findings[0]
+    assert f.data["dpi_source"] == "user" and f.data["dpi"] == 1000.0
+    assert matching.match(_finding(plugin, real_prints["p1_1"]).data, f.data) >= matching.MATCH_THRESHOLD
