@@ -60,8 +60,13 @@ def alert_detail(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         form = AlertReviewForm(initial={"status": alert.status, "note": alert.note})
         audit.record("alert.view", actor=request.user, target=alert, case_id=alert.case_id, request=request)
-    details = [(DETAIL_LABELS.get(k, k.replace("_", " ").capitalize()), v) for k, v in alert.details.items() if v]
-    return render(request, "retrieval/alert_detail.html", {"alert": alert, "form": form, "details": details})
+    crop = alert.details.get("crop") if isinstance(alert.details.get("crop"), str) else None
+    details = [(DETAIL_LABELS.get(k, k.replace("_", " ").capitalize()), v) for k, v in alert.details.items()
+               if v not in (None, "", [], {}) and k != "crop"]
+    return render(request, "retrieval/alert_detail.html", {
+        "alert": alert, "form": form, "details": details,
+        "crop": crop if crop and crop.startswith("/faces/crop/") else None,
+    })
 
 
 @login_required
