@@ -16,6 +16,7 @@ Public surface
 - ``Plugin``: the runtime-checkable Protocol every plugin class satisfies.
 - ``read_image``, ``iter_audio``, ``read_audio``: safe decoders plugins should use
   instead of opening evidence themselves (size limits, EXIF rotation, streaming).
+- ``sha256_file``: streamed SHA-256 of a file, to check native libraries or weights at load.
 
 Registering a plugin: expose the class under the entry-point group
 ``mmsec.plugins`` with the entry-point name equal to ``Plugin.name``::
@@ -36,6 +37,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from retrieval.media_io import DecodeError, iter_audio, read_audio, read_image
+from retrieval.weights import sha256_file
 
 __all__ = [
     "API_VERSION",
@@ -55,6 +57,7 @@ __all__ = [
     "read_image",
     "iter_audio",
     "read_audio",
+    "sha256_file",
 ]
 
 #: Bump only with a deprecation cycle; mmsec accepts every version in SUPPORTED_API_VERSIONS.

