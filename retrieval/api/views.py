@@ -54,7 +54,7 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
 
     @extend_schema(request=s.MembershipSerializer, responses=s.MembershipSerializer(many=True))
     @action(detail=True, methods=["get", "post"], serializer_class=s.MembershipSerializer)
-    def members(self, request: Request, pk: str | None = None) -> Response:
+    def members(self, request: Request, pk: str | None = None, format: str | None = None) -> Response:
         """List members, or (owners) add a member / change a role: ``{"username": ..., "role": ...}``."""
         case = self.get_object()
         if request.method == "POST":
@@ -69,7 +69,8 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
     @extend_schema(parameters=[OpenApiParameter("username", str, OpenApiParameter.PATH)], request=None,
                    responses={204: None})
     @action(detail=True, methods=["delete"], url_path=r"members/(?P<username>[^/]+)")
-    def remove_member(self, request: Request, pk: str | None = None, username: str = "") -> Response:
+    def remove_member(self, request: Request, pk: str | None = None, username: str = "",
+                      format: str | None = None) -> Response:
         case = self.get_object()
         user = get_object_or_404(get_user_model(), username=username)
         cases.remove_member(actor=request.user, case=case, user=user, request=request)
@@ -148,7 +149,7 @@ class MediaViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
     @action(detail=True, methods=["get"])
-    def download(self, request: Request, pk: str | None = None) -> FileResponse:
+    def download(self, request: Request, pk: str | None = None, format: str | None = None) -> FileResponse:
         """The original file, byte for byte (SHA-256 in the ``X-Content-SHA256`` header)."""
         media = self.get_object()
         path = storage.object_path(media.sha256)
@@ -162,7 +163,7 @@ class MediaViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     @extend_schema(responses={(200, "image/png"): OpenApiTypes.BINARY})
     @action(detail=True, methods=["get"])
-    def preview(self, request: Request, pk: str | None = None) -> FileResponse:
+    def preview(self, request: Request, pk: str | None = None, format: str | None = None) -> FileResponse:
         media = self.get_object()
         path = storage.preview_path(media.pk)
         if not media.has_preview or not path.exists():
@@ -173,7 +174,7 @@ class MediaViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     @extend_schema(responses=s.JobSerializer(many=True))
     @action(detail=True, methods=["get"], url_path="status")
-    def processing_status(self, request: Request, pk: str | None = None) -> Response:
+    def processing_status(self, request: Request, pk: str | None = None, format: str | None = None) -> Response:
         media = self.get_object()
         return Response({"status": media.status, "error": media.error,
                          "jobs": s.JobSerializer(media.jobs.all(), many=True).data})
