@@ -3,12 +3,15 @@ cases the user does not belong to answer 404, exactly as if they did not exist."
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import Count
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
@@ -31,6 +34,26 @@ class PayloadTooLarge(APIException):
     status_code = 413
     default_detail = "file is larger than the upload limit"
     default_code = "too_large"
+
+
+def _datetime_param(params: Any, name: str) -> datetime | None:
+    """An ISO 8601 query parameter as an aware UTC datetime, or a 400 naming the parameter.
+
+    Parsing here, not in the ORM, turns malformed values and offsets PostgreSQL refuses (beyond ±15:59)
+    into a validation error instead of a database error.
+    """
+    raw = params.get(name)
+    if not raw:
+        return None
+    try:
+        value = parse_datetime(raw)
+        if value is None:
+            raise ValueError("not an ISO 8601 date-time")
+        if timezone.is_naive(value):
+            value = timezone.make_aware(value, UTC)
+        return value.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
+        raise ValidationError({name: f"give an ISO 8601 date-time ({exc})"}) from exc
 
 
 class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
@@ -96,7 +119,8 @@ class MediaViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         params = self.request.query_params
         filters = {
             "case_id": params.get("case"), "kind": params.get("kind"), "status": params.get("status"),
-            "uploaded_at__gte": params.get("uploaded_after"), "uploaded_at__lt": params.get("uploaded_before"),
+            "uploaded_at__gte": _datetime_param(params, "uploaded_after"),
+            "uploaded_at__lt": _datetime_param(params, "uploaded_before"),
             "sha256": params.get("sha256"), "original_name__icontains": params.get("name"),
         }
         for field, value in filters.items():

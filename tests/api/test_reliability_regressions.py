@@ -30,3 +30,21 @@ def test_admin_shows_staff_neither_other_cases_audit_details_nor_related_object_
     assert b"secret-name" not in client.get("/admin/retrieval/auditevent/").content
     page = client.get(f"/admin/auth/user/{personas['alice'].pk}/delete/")
     assert page.status_code == 200 and b"Harbour break-in" not in page.content and b"secret-name" not in page.content
+
+
+@pytest.mark.parametrize(("value", "status"), [
+    ("0093-07-08T06:32:10.570730-22:24", 200),  # found by schemathesis: PostgreSQL refused the offset (500)
+    ("not-a-date", 400), ("2026-13-45T00:00:00", 400), ("0001-01-01T00:00:00+10:00", 400),
+])
+def test_odd_date_filters_answer_200_or_400_never_500(api, personas, value: str, status: int) -> None:
+    for name in ("uploaded_after", "uploaded_before"):
+        response = api("alice").get("/api/v1/media/", {name: value})
+        assert response.status_code == status, response.content
+        if status == 400:
+            assert name in str(response.json())
+
+
+def test_good_date_filters_still_work(api, personas) -> None:
+    upload(api("alice"), personas["case"].pk, "a.png", samples.png_bytes())
+    assert api("alice").get("/api/v1/media/", {"uploaded_after": "2000-01-01T00:00:00+02:00"}).json()["count"] == 1
+    assert api("alice").get("/api/v1/media/", {"uploaded_before": "2000-01-01T00:00:00"}).json()["count"] == 0
