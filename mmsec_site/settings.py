@@ -130,6 +130,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+#: Failed logins (page, admin, API token) allowed per client IP and per username within the window.
+MMSEC_LOGIN_WINDOW_S = env_int("MMSEC_LOGIN_WINDOW_S", 900)
+MMSEC_LOGIN_MAX_FAILURES_PER_IP = env_int("MMSEC_LOGIN_MAX_FAILURES_PER_IP", 20)
+MMSEC_LOGIN_MAX_FAILURES_PER_USER = env_int("MMSEC_LOGIN_MAX_FAILURES_PER_USER", 10)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "case-list"
 LOGOUT_REDIRECT_URL = "login"
@@ -222,6 +226,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",  # served locally: no CDN
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Two models have a "status" field with different choices: name both enums (clean `check --deploy`).
+    "ENUM_NAME_OVERRIDES": {
+        "CaseStatusEnum": "retrieval.models.cases.CaseStatus",
+        "MediaStatusEnum": "retrieval.models.media.MediaStatus",
+    },
 }
 
 # --------------------------------------------------------------------------- security

@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.http import HttpRequest
 
+from retrieval.forms import RateLimitedAdminAuthenticationForm
 from retrieval.models import (
     AuditEvent,
     Case,
@@ -37,6 +38,7 @@ class CountOnlyDeleteMixin:
         return summary, model_count, perms_needed, [f"{len(protected)} protected object(s)"] if protected else []
 
 
+admin.site.login_form = RateLimitedAdminAuthenticationForm  # same failed-login limits as the login page
 admin.site.unregister(get_user_model())
 
 

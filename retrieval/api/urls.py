@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.urls import include, path
-from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
 from retrieval.api import views
@@ -15,6 +14,6 @@ router.register("audit", views.AuditEventViewSet, basename="audit")
 
 urlpatterns = [
     path("", include(router.urls)),
-    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("auth/token/", views.TokenView.as_view(), name="api-token"),
     path("search/similar/", views.SimilarSearchView.as_view(), name="search-similar"),
 ]

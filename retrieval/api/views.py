@@ -15,8 +15,9 @@ from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.exceptions import APIException, Throttled, ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -26,7 +27,7 @@ from retrieval import storage
 from retrieval.api import serializers as s
 from retrieval.models import AuditEvent, Case, CaseMembership, Finding, MediaItem
 from retrieval.models.cases import WRITE_ROLES
-from retrieval.services import audit, cases, ingest, search
+from retrieval.services import audit, cases, ingest, login_limits, search
 from retrieval.uploads import cleanup_request_uploads
 
 
@@ -224,6 +225,16 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
         return super().list(request, *args, **kwargs)
 
 
+class TokenView(ObtainAuthToken):
+    """Username and password → API token, under the same failed-login limits as the login page (429)."""
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        wait = login_limits.retry_after(str(request.data.get("username", "")), request)
+        if wait is not None:
+            raise Throttled(wait=wait, detail=login_limits.refusal_message(wait))
+        return super().post(request, *args, **kwargs)
+
+
 class SimilarSearchView(APIView):
     """Nearest findings to a vector (or to a stored finding) in one embedding space, within your cases."""
 
@@ -257,4 +268,4 @@ class SimilarSearchView(APIView):
         return Response({"path": result.path, "hits": s.HitSerializer(result.hits, many=True).data})
 
 
-__all__ = ["CaseViewSet", "MediaViewSet", "AuditEventViewSet", "SimilarSearchView", "serializers"]
+__all__ = ["CaseViewSet", "MediaViewSet", "AuditEventViewSet", "SimilarSearchView", "TokenView", "serializers"]

@@ -4,7 +4,7 @@ The URL list is not written by hand: it is enumerated from the root resolver
 (pages, /api/v1/, admin, schema), so a URL added later is covered
 automatically. Each URL keyword argument is filled from ``KWARG_FIXTURES``; a
 pattern with a keyword this table does not know FAILS the test and says which
-line to add. Outsiders (an investigator of another case, a staff superuser
+line to add (``tests/urlmatrix.py``). Outsiders (an investigator of another case, a staff superuser
 without membership, anonymous) must never receive case data: their answers may
 be 302 (to the login page), 401, 403, 404 or 405, or a page without any marker
 of Alice's case (a case list with only their own cases, the admin index…).
@@ -12,22 +12,19 @@ of Alice's case (a case list with only their own cases, the admin index…).
 
 from __future__ import annotations
 
-import fnmatch
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver
-from django.utils.regex_helper import normalize
 
 from retrieval.models import AuditEvent, Case, CaseMembership, Finding, MediaItem
 from retrieval.services import embeddings, search
 from tests import samples
 from tests.helpers import process_inline, upload
+from tests.urlmatrix import CASE_TOKENS, CONSTANT_TOKENS, Route, all_routes, token_for
 
 pytestmark = pytest.mark.django_db
 
@@ -36,72 +33,6 @@ OUTSIDERS = ("charlie", "staff", None)  # None = anonymous
 MEMBERS = ("alice", "victor")
 METHODS = ("get", "post", "put", "patch", "delete")
 DENIED = {302, 401, 403, 404, 405}
-
-#: (route glob, kwarg) → fixture token. First match wins. Routes are written as ``api/v1/cases/<pk>/``.
-#: A new URL with a keyword argument needs a line here (and, for a new kind of object, a token in ``_tokens``).
-KWARG_FIXTURES: list[tuple[str, str, str]] = [
-    ("*", "format", "format"),
-    ("api/v1/cases/<pk>*", "pk", "case"),
-    ("api/v1/cases/<pk>/members/<username>*", "username", "member_username"),
-    ("api/v1/media/<pk>*", "pk", "media"),
-    ("api/v1/audit/<pk>*", "pk", "audit"),
-    ("cases/<pk>/*", "pk", "case"),
-    ("media/<pk>/*", "pk", "media"),
-    ("admin/r/<content_type_id>/<object_id>/", "content_type_id", "case_content_type"),
-    ("admin/r/<content_type_id>/<object_id>/", "object_id", "case"),
-    ("admin/retrieval/auditevent/<object_id>/*", "object_id", "audit"),
-    ("admin/*", "object_id", "first_row"),
-    ("admin/*", "app_label", "app_label"),
-    ("admin/<url>", "url", "missing_page"),
-    ("admin/auth/user/<id>/password/", "id", "alice_user"),
-]
-#: Tokens that address Alice's case data: outsiders must be denied, members must find the object.
-CASE_TOKENS = {"case", "media", "audit", "member_username"}
-
-
-@dataclass(frozen=True)
-class Route:
-    route: str  # readable form, e.g. "api/v1/cases/<pk>/"
-    template: str  # "%(pk)s" form for filling in
-    params: tuple[str, ...]
-    name: str
-    view: str
-
-
-def _walk(patterns: list[Any], prefix: str = "", names: str = "") -> Iterator[tuple[str, Any, str]]:
-    for p in patterns:
-        regex = p.pattern.regex.pattern.removeprefix("^")
-        if isinstance(p, URLResolver):
-            ns = f"{names}{p.namespace}:" if p.namespace else names
-            yield from _walk(p.url_patterns, prefix + regex, ns)
-        elif isinstance(p, URLPattern):
-            yield prefix + regex, p, names + (p.name or "")
-
-
-def all_routes() -> list[Route]:
-    routes: dict[str, Route] = {}
-    for regex, pattern, name in _walk(get_resolver().url_patterns):
-        callback = pattern.callback
-        view = f"{callback.__module__}.{getattr(callback, '__qualname__', callback.__name__)}"
-        for template, params in normalize(regex):
-            readable = template
-            for param in params:
-                readable = readable.replace(f"%({param})s", f"<{param}>")
-            routes.setdefault(readable, Route(readable, template, tuple(params), name, view))
-    return sorted(routes.values(), key=lambda r: r.route)
-
-
-def token_for(route: Route, kwarg: str) -> str:
-    for glob, name, token in KWARG_FIXTURES:
-        if name == kwarg and fnmatch.fnmatchcase(route.route, glob):
-            return token
-    pytest.fail(
-        f"URL pattern {route.route!r} (name {route.name!r}, view {route.view}) has the keyword argument "
-        f"{kwarg!r}, which the permission matrix cannot fill. Add a line (route glob, {kwarg!r}, token) to "
-        f"KWARG_FIXTURES in tests/integration/test_permission_matrix.py (and a token in _tokens() that points "
-        f"to an object of Alice's case), so that every persona is checked against it."
-    )
-
 
 @pytest.fixture
 def world(api, personas) -> dict[str, Any]:
@@ -127,15 +58,13 @@ def world(api, personas) -> dict[str, Any]:
 
 def _tokens(world: dict[str, Any], personas: dict[str, Any]) -> dict[str, Callable[[], object]]:
     return {
-        "format": lambda: "json",
+        **{name: (lambda value=value: value) for name, value in CONSTANT_TOKENS.items()},
         "case": lambda: world["case"].pk,
         "media": lambda: world["media"].pk,
         "audit": lambda: world["audit"].pk,
         "member_username": lambda: "bob",
         "case_content_type": lambda: ContentType.objects.get_for_model(Case).pk,
         "first_row": lambda: 1,
-        "app_label": lambda: "retrieval",
-        "missing_page": lambda: "no-such-page/",
         "alice_user": lambda: personas["alice"].pk,
     }
 
