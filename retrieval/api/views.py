@@ -28,7 +28,7 @@ from retrieval.api import serializers as s
 from retrieval.models import AuditEvent, Case, CaseMembership, Finding, MediaItem
 from retrieval.models.cases import WRITE_ROLES
 from retrieval.services import audit, cases, ingest, login_limits, search
-from retrieval.uploads import cleanup_request_uploads
+from retrieval.uploads import cleanup_request_uploads, storage_error
 
 
 class PayloadTooLarge(APIException):
@@ -55,6 +55,12 @@ def _datetime_param(params: Any, name: str) -> datetime | None:
         return value.astimezone(UTC)
     except (ValueError, OverflowError) as exc:
         raise ValidationError({name: f"give an ISO 8601 date-time ({exc})"}) from exc
+
+
+class InsufficientStorage(APIException):
+    status_code = 507
+    default_detail = "the evidence store is full; nothing from this request was stored"
+    default_code = "insufficient_storage"
 
 
 class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
@@ -144,7 +150,7 @@ class MediaViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         return super().list(request, *args, **kwargs)
 
     @extend_schema(request={"multipart/form-data": s.UploadSerializer},
-                   responses={201: s.UploadResultSerializer(many=True), 413: None})
+                   responses={201: s.UploadResultSerializer(many=True), 413: None, 507: None})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         try:
             return self._create(request)
@@ -157,6 +163,8 @@ class MediaViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         data = request.data  # parses the multipart body (streams files to the store's temp dir)
         if getattr(request._request, "_mmsec_too_large", False):
             raise PayloadTooLarge()
+        if storage_error(request._request):
+            raise InsufficientStorage(f"{storage_error(request._request)}; nothing from this request was stored")
         case_id = data.get("case")
         if not case_id or not str(case_id).isdigit():
             raise ValidationError({"case": "give the id of a case"})

@@ -27,8 +27,12 @@ def _limits() -> tuple[int, int, int]:
             int(settings.MMSEC_LOGIN_MAX_FAILURES_PER_USER))
 
 
+def _username(raw: str) -> str:
+    return audit.storable(str(raw or ""))[:150]
+
+
 def record_failure(username: str, request: Any) -> None:
-    audit.record(FAILED, details={"username": (username or "")[:150]}, request=request)
+    audit.record(FAILED, details={"username": _username(username)}, request=request)
 
 
 def record_success(user: Any, request: Any) -> None:
@@ -43,7 +47,7 @@ def retry_after(username: str, request: Any) -> int | None:
     waits = []
     ip = audit.client_ip(request)
     for qs, limit in ((recent.filter(ip=ip) if ip else None, per_ip),
-                      (recent.filter(details__username=(username or "")[:150]) if username else None, per_user)):
+                      (recent.filter(details__username=_username(username)) if username else None, per_user)):
         if qs is None or limit <= 0:
             continue
         if qs.count() >= limit:

@@ -48,3 +48,18 @@ def test_good_date_filters_still_work(api, personas) -> None:
     upload(api("alice"), personas["case"].pk, "a.png", samples.png_bytes())
     assert api("alice").get("/api/v1/media/", {"uploaded_after": "2000-01-01T00:00:00+02:00"}).json()["count"] == 1
     assert api("alice").get("/api/v1/media/", {"uploaded_before": "2000-01-01T00:00:00"}).json()["count"] == 0
+
+
+def test_a_username_with_a_nul_character_is_refused_not_a_server_error(api, personas, client) -> None:
+    """Found by the long schemathesis run: JSON lookups and JSONB cannot hold U+0000 (500 before)."""
+    response = api(None).post("/api/v1/auth/token/", {"username": "al\x00ice", "password": "x"}, format="json")
+    assert response.status_code == 400
+    assert client.post("/login/", {"username": "bo\x00b", "password": "x"}).status_code == 200
+
+
+def test_audit_details_with_nul_characters_are_stored() -> None:
+    from retrieval.services import audit
+
+    event = audit.record("test.nul", details={"name": "a\x00b", "list": ["c\x00"]})
+    event.refresh_from_db()
+    assert event.details == {"name": "a\ufffdb", "list": ["c\ufffd"]}
