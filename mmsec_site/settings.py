@@ -184,7 +184,12 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_ALWAYS_EAGER = env_bool("MMSEC_TASKS_EAGER", False)
 CELERY_BEAT_SCHEDULE = {
     "reconcile-jobs": {"task": "mmsec.retrieval.reconcile_jobs", "schedule": 60.0},
+    "verify-originals": {"task": "mmsec.retrieval.verify_originals",
+                         "schedule": float(env_int("MMSEC_INTEGRITY_INTERVAL_S", 3600))},
 }
+#: Each integrity run re-hashes at most this many items / bytes (the oldest checks first).
+MMSEC_INTEGRITY_BATCH = env_int("MMSEC_INTEGRITY_BATCH", 2000)
+MMSEC_INTEGRITY_MAX_BYTES = env_int("MMSEC_INTEGRITY_MAX_BYTES", 20 * 1024**3)
 #: A job queued or running for longer than this without progress is re-enqueued by the reconciler.
 MMSEC_JOB_STALE_SECONDS = env_int("MMSEC_JOB_STALE_SECONDS", 900)
 MMSEC_JOB_MAX_ATTEMPTS = env_int("MMSEC_JOB_MAX_ATTEMPTS", 5)

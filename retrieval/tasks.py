@@ -13,7 +13,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.db import InterfaceError, OperationalError
 
 from retrieval.plugin_api import TransientPluginError
-from retrieval.services import jobs, pipeline
+from retrieval.services import integrity, jobs, pipeline
 
 log = logging.getLogger(__name__)
 
@@ -32,3 +32,9 @@ def run_job(self: object, job_id: int) -> None:
 @shared_task(name="mmsec.retrieval.reconcile_jobs", acks_late=True)
 def reconcile_jobs() -> int:
     return jobs.reconcile()
+
+
+@shared_task(name="mmsec.retrieval.verify_originals", acks_late=True)
+def verify_originals() -> int:
+    """Beat: re-hash a bounded batch of stored originals; returns how many no longer match."""
+    return len(integrity.verify_originals())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from retrieval.models.audit import AuditEvent
 from retrieval.models.cases import Case, CaseMembership, CaseRole, CaseStatus
 from retrieval.models.embeddings import EmbeddingSpace, Finding, SpaceState
+from retrieval.models.integrity import IntegrityCheck
 from retrieval.models.jobs import JobState, ProcessingJob
 from retrieval.models.media import MediaItem, MediaKind, MediaStatus
 from retrieval.models.plugins import Device, ModelVersion, PluginConfiguration, ReprocessRun, WorkerStatus
@@ -18,6 +19,7 @@ __all__ = [
     "Device",
     "EmbeddingSpace",
     "Finding",
+    "IntegrityCheck",
     "JobState",
     "MediaItem",
     "MediaKind",
