@@ -293,24 +293,9 @@ _FLAC_CACHE: dict[int, bytes] = {}
 
 
 def _silent_flac(seconds: int) -> bytes:
-    import av
-
     bucket = (seconds // 600) * 600 or 600
     if bucket not in _FLAC_CACHE:
-        out = io.BytesIO()
-        rate = 8000
-        with av.open(out, mode="w", format="flac") as container:
-            stream = container.add_stream("flac", rate=rate, layout="mono")
-            zeros = np.zeros((1, 4096), dtype=np.int16)
-            for start in range(0, bucket * rate, 4096):
-                frame = av.AudioFrame.from_ndarray(zeros, format="s16", layout="mono")
-                frame.sample_rate = rate
-                frame.pts = start
-                for packet in stream.encode(frame):
-                    container.mux(packet)
-            for packet in stream.encode(None):
-                container.mux(packet)
-        _FLAC_CACHE[bucket] = out.getvalue()
+        _FLAC_CACHE[bucket] = samples.encode_audio("flac", "flac", float(bucket), rate=8000, amplitude=0.0)
     return _FLAC_CACHE[bucket]
 
 
