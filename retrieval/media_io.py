@@ -367,30 +367,33 @@ def iter_video_frames(
         stream.thread_type = "AUTO"
         next_t = 0.0
         prev_thumb: NDArray[np.float32] | None = None
-        for packet in container.demux(stream):
-            try:
-                frames = packet.decode()
-            except (av.error.InvalidDataError, ValueError):
-                continue
-            for frame in frames:
-                if frame.pts is None or frame.time is None:
+        try:
+            for packet in container.demux(stream):
+                try:
+                    frames = packet.decode()
+                except (av.error.InvalidDataError, ValueError):
                     continue
-                t = float(frame.time)
-                if t > MAX_DURATION_S:
-                    return
-                thumb = np.asarray(
-                    frame.to_image().convert("L").resize((32, 32)), dtype=np.float32
-                ) / 255.0
-                scene = prev_thumb is not None and float(np.abs(thumb - prev_thumb).mean()) > scene_threshold
-                prev_thumb = thumb
-                if t + 1e-6 >= next_t or scene:
-                    img = frame.to_image()
-                    if max(img.size) > max_side:
-                        img.thumbnail((max_side, max_side))
-                    reason = "scene" if scene and t + 1e-6 < next_t else "interval"
-                    yield VideoFrame(t, np.asarray(img.convert("RGB"), dtype=np.uint8), reason)
-                    if t + 1e-6 >= next_t:
-                        next_t = (int(t / every_s) + 1) * every_s
+                for frame in frames:
+                    if frame.pts is None or frame.time is None:
+                        continue
+                    t = float(frame.time)
+                    if t > MAX_DURATION_S:
+                        return
+                    thumb = np.asarray(
+                        frame.to_image().convert("L").resize((32, 32)), dtype=np.float32
+                    ) / 255.0
+                    scene = prev_thumb is not None and float(np.abs(thumb - prev_thumb).mean()) > scene_threshold
+                    prev_thumb = thumb
+                    if t + 1e-6 >= next_t or scene:
+                        img = frame.to_image()
+                        if max(img.size) > max_side:
+                            img.thumbnail((max_side, max_side))
+                        reason = "scene" if scene and t + 1e-6 < next_t else "interval"
+                        yield VideoFrame(t, np.asarray(img.convert("RGB"), dtype=np.uint8), reason)
+                        if t + 1e-6 >= next_t:
+                            next_t = (int(t / every_s) + 1) * every_s
+        except av.error.FFmpegError as exc:  # e.g. no decoder for the stream's codec (found by fuzzing)
+            raise DecodeError(f"video could not be decoded ({_clean(exc, path)})") from exc
 
 
 def encode_png(rgb: NDArray[np.uint8]) -> bytes:

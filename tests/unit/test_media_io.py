@@ -98,3 +98,17 @@ def test_it_reports_missing_audio_track(tmp_path: Path) -> None:
     path = samples.write(tmp_path, "silent.mp4", samples.mp4_bytes(with_audio=False))
     with pytest.raises(media_io.DecodeError, match="no audio track"):
         list(media_io.iter_audio(path))
+
+
+def test_a_video_stream_without_a_decoder_is_a_decode_error(tmp_path) -> None:
+    """Found by bench/fuzz_decoders.py: av's DecoderNotFoundError escaped iter_video_frames (and the poster)."""
+    from retrieval.services import previews
+
+    data = samples.mp4_bytes(seconds=1.0, with_audio=False)
+    entry = data.find(b"avc1", data.find(b"stsd"))
+    path = tmp_path / "nodecoder.mp4"
+    path.write_bytes(data[:entry] + b"zzzz" + data[entry + 4 :])
+    with pytest.raises(media_io.DecodeError, match="could not be decoded"):
+        list(media_io.iter_video_frames(path))
+    with pytest.raises(media_io.DecodeError):
+        previews.video_poster(path, tmp_path / "poster.png", 0.5)
