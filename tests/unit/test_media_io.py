@@ -112,3 +112,11 @@ def test_a_video_stream_without_a_decoder_is_a_decode_error(tmp_path) -> None:
         list(media_io.iter_video_frames(path))
     with pytest.raises(media_io.DecodeError):
         previews.video_poster(path, tmp_path / "poster.png", 0.5)
+
+
+def test_oversized_video_frames_are_refused_before_decoding(tmp_path) -> None:
+    """Found by bench/fuzz_decoders.py: a tiny file claiming 77 MP frames took ~50 s per frame."""
+    path = tmp_path / "big.mkv"
+    path.write_bytes(samples.mp4_bytes(seconds=0.2, fps=5, size=(8192, 4360), with_audio=False))
+    with pytest.raises(media_io.DecodeError, match="above the limit"):
+        list(media_io.iter_video_frames(path))
