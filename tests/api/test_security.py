@@ -21,7 +21,10 @@ SECRET = "s3cr3t-" + "k" * 60
 
 
 def _production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MMSEC_", "DATABASE_URL", "REDIS_URL"))}
+    # A clean deployment environment: nothing from the test run (e.g. DJANGO_ALLOW_ASYNC_UNSAFE, which the
+    # browser tests set and `check --deploy` rightly reports).
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("MMSEC_", "DATABASE_URL", "REDIS_URL", "DJANGO_"))}
     env.update({"DJANGO_SETTINGS_MODULE": "mmsec_site.settings", "MMSEC_PRODUCTION": "1",
                 "MMSEC_ALLOWED_HOSTS": "mmsec.example.org", "MMSEC_VAR_DIR": str(tmp_path / "var"),
                 "MMSEC_LOG_LEVEL": "WARNING", **extra})
