@@ -26,6 +26,9 @@ MAX_IMAGE_PIXELS = 80_000_000
 #: Video frames larger than this (a little above 8K UHD) are refused before decoding: a 1.5 KB file
 #: claiming 77 MP frames took ~50 s per frame on a busy 2-core machine (found by fuzzing).
 MAX_VIDEO_PIXELS = 8192 * 4352
+#: Audio sample rates accepted (Hz). A bit-flipped WAV header claiming 537 MHz made the resampler
+#: take over 60 s and 1.1 GB for 16 KB of data (hostile corpus).
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 1_000, 768_000
 #: Longest audio/video accepted (seconds): 24 h.
 MAX_DURATION_S = 24 * 3600.0
 
@@ -225,6 +228,9 @@ def probe_av(path: Path) -> dict[str, Any]:
         raise
     except Exception as exc:  # noqa: BLE001
         raise DecodeError(f"not a readable audio/video file ({_clean(exc, path)})") from exc
+    rate = info.get("sample_rate")
+    if rate is not None and not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        raise DecodeError(f"audio sample rate {rate} Hz is outside {MIN_SAMPLE_RATE:,}–{MAX_SAMPLE_RATE:,} Hz")
     if info.get("duration_s") is not None and info["duration_s"] > MAX_DURATION_S:
         raise DecodeError(f"duration {info['duration_s']:.0f} s is above the limit of {MAX_DURATION_S:.0f} s")
     return info

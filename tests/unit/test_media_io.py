@@ -120,3 +120,14 @@ def test_oversized_video_frames_are_refused_before_decoding(tmp_path) -> None:
     path.write_bytes(samples.mp4_bytes(seconds=0.2, fps=5, size=(8192, 4360), with_audio=False))
     with pytest.raises(media_io.DecodeError, match="above the limit"):
         list(media_io.iter_video_frames(path))
+
+
+@pytest.mark.parametrize("rate", [536_887_936, 8])
+def test_absurd_sample_rates_are_refused_by_the_probe(tmp_path, rate: int) -> None:
+    """Found by bench/hostile_ingest.py: a WAV header claiming 537 MHz cost > 60 s and 1.1 GB to resample."""
+    data = bytearray(samples.wav_bytes(0.5))
+    data[24:28] = rate.to_bytes(4, "little")
+    path = tmp_path / "rate.wav"
+    path.write_bytes(bytes(data))
+    with pytest.raises(media_io.DecodeError, match="sample rate"):
+        media_io.probe_av(path)
