@@ -153,6 +153,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+#: Failed logins (page, admin, API token) allowed per client IP and per username within the window.
+MMSEC_LOGIN_WINDOW_S = env_int("MMSEC_LOGIN_WINDOW_S", 900)
+MMSEC_LOGIN_MAX_FAILURES_PER_IP = env_int("MMSEC_LOGIN_MAX_FAILURES_PER_IP", 20)
+MMSEC_LOGIN_MAX_FAILURES_PER_USER = env_int("MMSEC_LOGIN_MAX_FAILURES_PER_USER", 10)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "case-list"
 LOGOUT_REDIRECT_URL = "login"
@@ -203,7 +207,12 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_ALWAYS_EAGER = env_bool("MMSEC_TASKS_EAGER", False)
 CELERY_BEAT_SCHEDULE = {
     "reconcile-jobs": {"task": "mmsec.retrieval.reconcile_jobs", "schedule": 60.0},
+    "verify-originals": {"task": "mmsec.retrieval.verify_originals",
+                         "schedule": float(env_int("MMSEC_INTEGRITY_INTERVAL_S", 3600))},
 }
+#: Each integrity run re-hashes at most this many items / bytes (the oldest checks first).
+MMSEC_INTEGRITY_BATCH = env_int("MMSEC_INTEGRITY_BATCH", 2000)
+MMSEC_INTEGRITY_MAX_BYTES = env_int("MMSEC_INTEGRITY_MAX_BYTES", 20 * 1024**3)
 #: A job queued or running for longer than this without progress is re-enqueued by the reconciler.
 MMSEC_JOB_STALE_SECONDS = env_int("MMSEC_JOB_STALE_SECONDS", 900)
 MMSEC_JOB_MAX_ATTEMPTS = env_int("MMSEC_JOB_MAX_ATTEMPTS", 5)
@@ -245,6 +254,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",  # served locally: no CDN
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Two models have a "status" field with different choices: name both enums (clean `check --deploy`).
+    "ENUM_NAME_OVERRIDES": {
+        "CaseStatusEnum": "retrieval.models.cases.CaseStatus",
+        "MediaStatusEnum": "retrieval.models.media.MediaStatus",
+    },
 }
 
 # --------------------------------------------------------------------------- security

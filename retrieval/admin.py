@@ -11,11 +11,23 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from retrieval.models import AuditEvent, EmbeddingSpace, ModelVersion, PluginConfiguration, ReprocessRun, WorkerStatus
+from retrieval.forms import RateLimitedAdminAuthenticationForm
+from retrieval.models import (
+    AuditEvent,
+    Case,
+    EmbeddingSpace,
+    ModelVersion,
+    PluginConfiguration,
+    ReprocessRun,
+    WorkerStatus,
+)
 from retrieval.services import embeddings as embedding_services
 from retrieval.services import plugins as plugin_services
 
@@ -38,6 +50,25 @@ class PluginConfigurationForm(forms.ModelForm):
         except ValidationError as exc:
             detail = exc.message_dict if hasattr(exc, "error_dict") else {"settings": exc.messages}
             raise forms.ValidationError([f"{k}: {' '.join(v)}" for k, v in detail.items()]) from exc
+
+
+class CountOnlyDeleteMixin:
+    """The delete confirmation lists related objects by name (case titles, file names, finding labels):
+    show only counts per type, so that administering the platform does not reveal case contents."""
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple[Any, ...]:
+        _names, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)  # type: ignore[misc]
+        summary = [f"{count} {model}" for model, count in model_count.items()]
+        return summary, model_count, perms_needed, [f"{len(protected)} protected object(s)"] if protected else []
+
+
+admin.site.login_form = RateLimitedAdminAuthenticationForm  # same failed-login limits as the login page
+admin.site.unregister(get_user_model())
+
+
+@admin.register(get_user_model())
+class PlatformUserAdmin(CountOnlyDeleteMixin, UserAdmin):
+    """Django's user admin, without listing a user's case objects on the delete page."""
 
 
 @admin.register(PluginConfiguration)
@@ -113,7 +144,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
 
 @admin.register(EmbeddingSpace)
-class EmbeddingSpaceAdmin(admin.ModelAdmin):
+class EmbeddingSpaceAdmin(CountOnlyDeleteMixin, admin.ModelAdmin):
     """HNSW build parameters are editable (they apply at the next rebuild); "Rebuild index" runs on a worker."""
 
     list_display = ("plugin", "name", "model_version", "dim", "distance", "state", "hnsw_m", "hnsw_ef_construction",
@@ -162,6 +193,10 @@ class EmbeddingSpaceAdmin(admin.ModelAdmin):
 @admin.register(ReprocessRun)
 class ReprocessRunAdmin(admin.ModelAdmin):
     list_display = ("plugin", "model_version", "case", "total", "progress", "state", "created_at", "finished_at")
+
+    def get_queryset(self, request: HttpRequest) -> Any:  # a case-wide run names its case: members only
+        return super().get_queryset(request).filter(
+            Q(case__isnull=True) | Q(case__in=Case.objects.visible_to(request.user)))
     readonly_fields = ("plugin", "model_version", "case", "total", "state", "created_by", "created_at", "finished_at")
 
     @admin.display(description="Progress")
@@ -189,6 +224,11 @@ class AuditEventAdmin(admin.ModelAdmin):
     list_filter = ("action",)
     search_fields = ("actor_name", "action", "target_id")
     readonly_fields = [f.name for f in AuditEvent._meta.fields]
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        """Platform events, and events of the cases the administrator is a member of (details name evidence)."""
+        visible = Case.objects.visible_to(request.user).values("id")
+        return super().get_queryset(request).filter(Q(case_id__isnull=True) | Q(case_id__in=visible))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm
 
 from retrieval.models import AlertStatus, Case, CaseRole, WatchlistKind
 
@@ -21,7 +25,8 @@ class MemberForm(forms.Form):
 class WatchlistForm(forms.Form):
     case = forms.ModelChoiceField(queryset=None, label="Case (owns the watchlist)")  # type: ignore[arg-type]
     name = forms.CharField(max_length=200, label="Name")
-    kind = forms.ChoiceField(choices=WatchlistKind.choices, label="What to watch for")
+    kind = forms.ChoiceField(choices=[c for c in WatchlistKind.choices if c[0] != WatchlistKind.INTEGRITY],
+                             label="What to watch for")
     threshold = forms.FloatField(required=False, min_value=0.0, max_value=1.0, label="Threshold (0–1, blank = default)")
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Description")
     watched_cases = forms.ModelMultipleChoiceField(queryset=None, required=False,  # type: ignore[arg-type]
@@ -51,3 +56,23 @@ class WatchlistEntryForm(forms.Form):
 class AlertReviewForm(forms.Form):
     status = forms.ChoiceField(choices=AlertStatus.choices, label="Decision")
     note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}), label="Note")
+
+
+class RateLimitMixin:
+    """Refuse the attempt before checking the password when this IP or username failed too often."""
+
+    def clean(self) -> dict[str, Any]:
+        from retrieval.services import login_limits
+
+        wait = login_limits.retry_after(self.data.get("username", ""), self.request)  # type: ignore[attr-defined]
+        if wait is not None:
+            raise forms.ValidationError(login_limits.refusal_message(wait), code="rate_limited")
+        return super().clean()  # type: ignore[misc]
+
+
+class RateLimitedAuthenticationForm(RateLimitMixin, AuthenticationForm):
+    pass
+
+
+class RateLimitedAdminAuthenticationForm(RateLimitMixin, AdminAuthenticationForm):
+    pass

@@ -23,6 +23,12 @@ from numpy.typing import NDArray
 
 #: Images larger than this are refused before their pixels are decoded (decompression bombs).
 MAX_IMAGE_PIXELS = 80_000_000
+#: Video frames larger than this (a little above 8K UHD) are refused before decoding: a 1.5 KB file
+#: claiming 77 MP frames took ~50 s per frame on a busy 2-core machine (found by fuzzing).
+MAX_VIDEO_PIXELS = 8192 * 4352
+#: Audio sample rates accepted (Hz). A bit-flipped WAV header claiming 537 MHz made the resampler
+#: take over 60 s and 1.1 GB for 16 KB of data (hostile corpus).
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 1_000, 768_000
 #: Longest audio/video accepted (seconds): 24 h.
 MAX_DURATION_S = 24 * 3600.0
 
@@ -222,6 +228,9 @@ def probe_av(path: Path) -> dict[str, Any]:
         raise
     except Exception as exc:  # noqa: BLE001
         raise DecodeError(f"not a readable audio/video file ({_clean(exc, path)})") from exc
+    rate = info.get("sample_rate")
+    if rate is not None and not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        raise DecodeError(f"audio sample rate {rate} Hz is outside {MIN_SAMPLE_RATE:,}–{MAX_SAMPLE_RATE:,} Hz")
     if info.get("duration_s") is not None and info["duration_s"] > MAX_DURATION_S:
         raise DecodeError(f"duration {info['duration_s']:.0f} s is above the limit of {MAX_DURATION_S:.0f} s")
     return info
@@ -364,33 +373,40 @@ def iter_video_frames(
         if not streams:
             raise DecodeError("the file has no video track")
         stream = streams[0]
+        context = stream.codec_context  # None when FFmpeg has no decoder for the codec
+        width, height = getattr(context, "width", 0) or 0, getattr(context, "height", 0) or 0
+        if width * height > MAX_VIDEO_PIXELS:
+            raise DecodeError(f"video frames are {width}x{height} pixels, above the limit of {MAX_VIDEO_PIXELS:,}")
         stream.thread_type = "AUTO"
         next_t = 0.0
         prev_thumb: NDArray[np.float32] | None = None
-        for packet in container.demux(stream):
-            try:
-                frames = packet.decode()
-            except (av.error.InvalidDataError, ValueError):
-                continue
-            for frame in frames:
-                if frame.pts is None or frame.time is None:
+        try:
+            for packet in container.demux(stream):
+                try:
+                    frames = packet.decode()
+                except (av.error.InvalidDataError, ValueError):
                     continue
-                t = float(frame.time)
-                if t > MAX_DURATION_S:
-                    return
-                thumb = np.asarray(
-                    frame.to_image().convert("L").resize((32, 32)), dtype=np.float32
-                ) / 255.0
-                scene = prev_thumb is not None and float(np.abs(thumb - prev_thumb).mean()) > scene_threshold
-                prev_thumb = thumb
-                if t + 1e-6 >= next_t or scene:
-                    img = frame.to_image()
-                    if max(img.size) > max_side:
-                        img.thumbnail((max_side, max_side))
-                    reason = "scene" if scene and t + 1e-6 < next_t else "interval"
-                    yield VideoFrame(t, np.asarray(img.convert("RGB"), dtype=np.uint8), reason)
-                    if t + 1e-6 >= next_t:
-                        next_t = (int(t / every_s) + 1) * every_s
+                for frame in frames:
+                    if frame.pts is None or frame.time is None:
+                        continue
+                    t = float(frame.time)
+                    if t > MAX_DURATION_S:
+                        return
+                    thumb = np.asarray(
+                        frame.to_image().convert("L").resize((32, 32)), dtype=np.float32
+                    ) / 255.0
+                    scene = prev_thumb is not None and float(np.abs(thumb - prev_thumb).mean()) > scene_threshold
+                    prev_thumb = thumb
+                    if t + 1e-6 >= next_t or scene:
+                        img = frame.to_image()
+                        if max(img.size) > max_side:
+                            img.thumbnail((max_side, max_side))
+                        reason = "scene" if scene and t + 1e-6 < next_t else "interval"
+                        yield VideoFrame(t, np.asarray(img.convert("RGB"), dtype=np.uint8), reason)
+                        if t + 1e-6 >= next_t:
+                            next_t = (int(t / every_s) + 1) * every_s
+        except av.error.FFmpegError as exc:  # e.g. no decoder for the stream's codec (found by fuzzing)
+            raise DecodeError(f"video could not be decoded ({_clean(exc, path)})") from exc
 
 
 def encode_png(rgb: NDArray[np.uint8]) -> bytes:

@@ -14,6 +14,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 
@@ -44,6 +45,12 @@ def derived_dir(media_id: int) -> Path:
 
 def preview_path(media_id: int) -> Path:
     return root() / "derived" / str(int(media_id)) / "preview.png"
+
+
+def write_chunk(fh: Any, data: bytes) -> None:
+    """Append upload bytes to a temp file. Every evidence byte goes through here, so a full disk
+    (``OSError`` ENOSPC/EDQUOT) surfaces in one place; the tests inject that fault here."""
+    fh.write(data)
 
 
 def new_temp_file() -> tuple[int, Path]:
@@ -88,7 +95,7 @@ def store_stream(chunks: Iterator[bytes], max_bytes: int) -> tuple[str, int, Pat
                 if size > max_bytes:
                     raise ValueError(f"file is larger than the limit of {max_bytes} bytes")
                 digest.update(chunk)
-                fh.write(chunk)
+                write_chunk(fh, chunk)
             fh.flush()
             os.fsync(fh.fileno())
     except BaseException:

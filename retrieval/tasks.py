@@ -13,7 +13,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.db import InterfaceError, OperationalError
 
 from retrieval.plugin_api import TransientPluginError
-from retrieval.services import jobs, pipeline
+from retrieval.services import integrity, jobs, pipeline
 
 log = logging.getLogger(__name__)
 
@@ -58,3 +58,13 @@ def cluster_faces(run_id: int) -> None:
     from retrieval.services import faces
 
     faces.run_clustering(run_id)
+
+
+@shared_task(name="mmsec.retrieval.verify_originals", acks_late=True)
+def verify_originals() -> int:
+    """Beat: re-hash a bounded batch of stored originals; alerts for those that no longer match."""
+    from retrieval.services import watchlists
+
+    mismatches = integrity.verify_originals()
+    watchlists.raise_integrity_alerts(mismatches)
+    return len(mismatches)

@@ -20,6 +20,11 @@ from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from retrieval import storage
 
 
+def storage_error(request: Any) -> str | None:
+    """Why the store could not take this request's files (disk full, I/O error), or None."""
+    return getattr(request, "_mmsec_storage_error", None)
+
+
 class TooLarge(Exception):
     """Raised (via the request flag) when an upload exceeds MMSEC_MAX_UPLOAD_BYTES."""
 
@@ -59,7 +64,10 @@ class HashingUploadHandler(FileUploadHandler):
 
     def new_file(self, *args: Any, **kwargs: Any) -> None:
         super().new_file(*args, **kwargs)
-        fd, self._temp = storage.new_temp_file()
+        try:
+            fd, self._temp = storage.new_temp_file()
+        except OSError as exc:
+            self._storage_failed(exc)
         self._fh = os.fdopen(fd, "wb")
         self._digest = hashlib.sha256()
         self._size = 0
@@ -71,14 +79,20 @@ class HashingUploadHandler(FileUploadHandler):
             self._flag_too_large()
             raise StopUpload(connection_reset=False)
         self._digest.update(raw_data)
-        self._fh.write(raw_data)
+        try:
+            storage.write_chunk(self._fh, raw_data)
+        except OSError as exc:
+            self._storage_failed(exc)
         return None
 
     def file_complete(self, file_size: int) -> HashedUpload | None:
         if self._fh is None or self._temp is None:
             return None
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
+        try:
+            self._fh.flush()  # buffered bytes: a full disk may only show here
+            os.fsync(self._fh.fileno())
+        except OSError as exc:
+            self._storage_failed(exc)
         self._fh.close()
         self._fh = None
         upload = HashedUpload(self._temp, self.file_name or "upload", self.content_type or "", self._size,
@@ -97,11 +111,21 @@ class HashingUploadHandler(FileUploadHandler):
 
     def _abort(self) -> None:
         if self._fh is not None:
-            self._fh.close()
+            try:
+                self._fh.close()
+            except OSError:
+                pass  # flushing the rest failed too (disk full): the file is removed below
             self._fh = None
         if self._temp is not None:
             self._temp.unlink(missing_ok=True)
             self._temp = None
+
+    def _storage_failed(self, exc: OSError) -> None:
+        """Disk full or I/O error: drop the partial file and stop reading this request."""
+        self._abort()
+        if self.request is not None:
+            self.request._mmsec_storage_error = f"the evidence store could not write the file: {exc.strerror or exc}"
+        raise StopUpload(connection_reset=False) from exc
 
     def _flag_too_large(self) -> None:
         if self.request is not None:

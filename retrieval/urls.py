@@ -17,10 +17,12 @@ from retrieval import (
     views_search,
     views_transcripts,
 )
+from retrieval.forms import RateLimitedAuthenticationForm
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="case-list"), name="home"),
-    path("login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),
+    path("login/", auth_views.LoginView.as_view(template_name="registration/login.html",
+                                                authentication_form=RateLimitedAuthenticationForm), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password/", auth_views.PasswordChangeView.as_view(template_name="registration/password_change.html",
                                                             success_url="/password/done/"), name="password-change"),

@@ -90,14 +90,14 @@ def wav_bytes(seconds: float = 1.0, rate: int = 16000, channels: int = 1, freq: 
     return out.getvalue()
 
 
-def encode_audio(fmt: str, codec: str, seconds: float = 1.0, rate: int = 44100) -> bytes:
-    """Encode a tone with PyAV (e.g. ``("mp3", "libmp3lame")``, ``("ogg", "libvorbis")``)."""
+def encode_audio(fmt: str, codec: str, seconds: float = 1.0, rate: int = 44100, amplitude: float = 1.0) -> bytes:
+    """Encode a tone with PyAV (e.g. ``("mp3", "libmp3lame")``, ``("ogg", "libvorbis")``); amplitude 0 = silence."""
     import av
 
     out = io.BytesIO()
     with av.open(out, mode="w", format=fmt) as container:
         stream = container.add_stream(codec, rate=rate, layout="mono")
-        samples = sine(seconds, rate).astype(np.float32)
+        samples = (amplitude * sine(seconds, rate)).astype(np.float32)
         frame_size = stream.codec_context.frame_size or 1152
         fmt_name = stream.codec_context.format.name
         for start in range(0, samples.size, frame_size):

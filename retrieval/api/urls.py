@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.urls import include, path
-from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
 from retrieval.api import audio_events, faces, fingerprints, transcripts, views, watchlists
@@ -19,7 +18,7 @@ router.register("subjects", fingerprints.SubjectViewSet, basename="subject")
 
 urlpatterns = [
     path("", include(router.urls)),
-    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("auth/token/", views.TokenView.as_view(), name="api-token"),
     path("search/similar/", views.SimilarSearchView.as_view(), name="search-similar"),
     # audio events (issue 7)
     path("audio-events/", audio_events.AudioEventSearchView.as_view(), name="audio-event-search-api"),

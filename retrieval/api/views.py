@@ -3,17 +3,21 @@ cases the user does not belong to answer 404, exactly as if they did not exist."
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import Count
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.exceptions import APIException, Throttled, ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -23,14 +27,40 @@ from retrieval import storage
 from retrieval.api import serializers as s
 from retrieval.models import AuditEvent, Case, CaseMembership, Finding, MediaItem
 from retrieval.models.cases import WRITE_ROLES
-from retrieval.services import audit, cases, ingest, search
-from retrieval.uploads import cleanup_request_uploads
+from retrieval.services import audit, cases, ingest, login_limits, search
+from retrieval.uploads import cleanup_request_uploads, storage_error
 
 
 class PayloadTooLarge(APIException):
     status_code = 413
     default_detail = "file is larger than the upload limit"
     default_code = "too_large"
+
+
+def _datetime_param(params: Any, name: str) -> datetime | None:
+    """An ISO 8601 query parameter as an aware UTC datetime, or a 400 naming the parameter.
+
+    Parsing here, not in the ORM, turns malformed values and offsets PostgreSQL refuses (beyond ±15:59)
+    into a validation error instead of a database error.
+    """
+    raw = params.get(name)
+    if not raw:
+        return None
+    try:
+        value = parse_datetime(raw)
+        if value is None:
+            raise ValueError("not an ISO 8601 date-time")
+        if timezone.is_naive(value):
+            value = timezone.make_aware(value, UTC)
+        return value.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
+        raise ValidationError({name: f"give an ISO 8601 date-time ({exc})"}) from exc
+
+
+class InsufficientStorage(APIException):
+    status_code = 507
+    default_detail = "the evidence store is full; nothing from this request was stored"
+    default_code = "insufficient_storage"
 
 
 class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
@@ -54,7 +84,7 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
 
     @extend_schema(request=s.MembershipSerializer, responses=s.MembershipSerializer(many=True))
     @action(detail=True, methods=["get", "post"], serializer_class=s.MembershipSerializer)
-    def members(self, request: Request, pk: str | None = None) -> Response:
+    def members(self, request: Request, pk: str | None = None, format: str | None = None) -> Response:
         """List members, or (owners) add a member / change a role: ``{"username": ..., "role": ...}``."""
         case = self.get_object()
         if request.method == "POST":
@@ -69,7 +99,8 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
     @extend_schema(parameters=[OpenApiParameter("username", str, OpenApiParameter.PATH)], request=None,
                    responses={204: None})
     @action(detail=True, methods=["delete"], url_path=r"members/(?P<username>[^/]+)")
-    def remove_member(self, request: Request, pk: str | None = None, username: str = "") -> Response:
+    def remove_member(self, request: Request, pk: str | None = None, username: str = "",
+                      format: str | None = None) -> Response:
         case = self.get_object()
         user = get_object_or_404(get_user_model(), username=username)
         cases.remove_member(actor=request.user, case=case, user=user, request=request)
@@ -95,7 +126,8 @@ class MediaViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         params = self.request.query_params
         filters = {
             "case_id": params.get("case"), "kind": params.get("kind"), "status": params.get("status"),
-            "uploaded_at__gte": params.get("uploaded_after"), "uploaded_at__lt": params.get("uploaded_before"),
+            "uploaded_at__gte": _datetime_param(params, "uploaded_after"),
+            "uploaded_at__lt": _datetime_param(params, "uploaded_before"),
             "sha256": params.get("sha256"), "original_name__icontains": params.get("name"),
         }
         for field, value in filters.items():
@@ -118,7 +150,7 @@ class MediaViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         return super().list(request, *args, **kwargs)
 
     @extend_schema(request={"multipart/form-data": s.UploadSerializer},
-                   responses={201: s.UploadResultSerializer(many=True), 413: None})
+                   responses={201: s.UploadResultSerializer(many=True), 413: None, 507: None})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         try:
             return self._create(request)
@@ -131,6 +163,8 @@ class MediaViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         data = request.data  # parses the multipart body (streams files to the store's temp dir)
         if getattr(request._request, "_mmsec_too_large", False):
             raise PayloadTooLarge()
+        if storage_error(request._request):
+            raise InsufficientStorage(f"{storage_error(request._request)}; nothing from this request was stored")
         case_id = data.get("case")
         if not case_id or not str(case_id).isdigit():
             raise ValidationError({"case": "give the id of a case"})
@@ -148,7 +182,7 @@ class MediaViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
     @action(detail=True, methods=["get"])
-    def download(self, request: Request, pk: str | None = None) -> FileResponse:
+    def download(self, request: Request, pk: str | None = None, format: str | None = None) -> FileResponse:
         """The original file, byte for byte (SHA-256 in the ``X-Content-SHA256`` header)."""
         media = self.get_object()
         path = storage.object_path(media.sha256)
@@ -162,7 +196,7 @@ class MediaViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     @extend_schema(responses={(200, "image/png"): OpenApiTypes.BINARY})
     @action(detail=True, methods=["get"])
-    def preview(self, request: Request, pk: str | None = None) -> FileResponse:
+    def preview(self, request: Request, pk: str | None = None, format: str | None = None) -> FileResponse:
         media = self.get_object()
         path = storage.preview_path(media.pk)
         if not media.has_preview or not path.exists():
@@ -173,7 +207,7 @@ class MediaViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     @extend_schema(responses=s.JobSerializer(many=True))
     @action(detail=True, methods=["get"], url_path="status")
-    def processing_status(self, request: Request, pk: str | None = None) -> Response:
+    def processing_status(self, request: Request, pk: str | None = None, format: str | None = None) -> Response:
         media = self.get_object()
         return Response({"status": media.status, "error": media.error,
                          "jobs": s.JobSerializer(media.jobs.all(), many=True).data})
@@ -197,6 +231,16 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(parameters=[OpenApiParameter("case", int)])
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().list(request, *args, **kwargs)
+
+
+class TokenView(ObtainAuthToken):
+    """Username and password → API token, under the same failed-login limits as the login page (429)."""
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        wait = login_limits.retry_after(str(request.data.get("username", "")), request)
+        if wait is not None:
+            raise Throttled(wait=wait, detail=login_limits.refusal_message(wait))
+        return super().post(request, *args, **kwargs)
 
 
 class SimilarSearchView(APIView):
@@ -234,4 +278,4 @@ class SimilarSearchView(APIView):
                          "hits": s.HitSerializer(result.hits, many=True).data})
 
 
-__all__ = ["CaseViewSet", "MediaViewSet", "AuditEventViewSet", "SimilarSearchView", "serializers"]
+__all__ = ["CaseViewSet", "MediaViewSet", "AuditEventViewSet", "SimilarSearchView", "TokenView", "serializers"]

@@ -106,7 +106,7 @@ class WatchlistViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.
         except PermissionError as exc:
             raise ValidationError({"watched_cases": str(exc)}) from exc
         except ValueError as exc:
-            raise ValidationError({"detail": str(exc)}) from exc
+            raise ValidationError({"kind" if "kind" in str(exc) else "detail": str(exc)}) from exc
 
     def perform_update(self, serializer: Any) -> None:
         wl = serializer.instance

@@ -7,6 +7,7 @@ from retrieval.models.cases import Case, CaseMembership, CaseRole, CaseStatus
 from retrieval.models.embeddings import EmbeddingSpace, Finding, SpaceState
 from retrieval.models.faces import FaceAssignment, FaceClusterRun, FaceTrack, Person
 from retrieval.models.fingerprints import Enrolment, FingerPosition, Subject
+from retrieval.models.integrity import IntegrityCheck
 from retrieval.models.jobs import JobState, ProcessingJob
 from retrieval.models.media import MediaItem, MediaKind, MediaStatus
 from retrieval.models.plugins import Device, ModelVersion, PluginConfiguration, ReprocessRun, WorkerStatus
@@ -39,6 +40,7 @@ __all__ = [
     "FingerPosition",
     "Subject",
     "Finding",
+    "IntegrityCheck",
     "JobState",
     "MediaItem",
     "MediaKind",

@@ -29,6 +29,7 @@ class WatchlistKind(models.TextChoices):
     RECORDING = "recording", "Recordings (reference collections)"
     EVENT_TYPE = "event_type", "Audio event types"
     KEYWORD = "keyword", "Keywords and phrases"
+    INTEGRITY = "integrity", "Evidence integrity (system)"
 
 
 class WatchlistQuerySet(models.QuerySet["Watchlist"]):

@@ -13,6 +13,17 @@ def client_ip(request: Any) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
+def storable(value: Any) -> Any:
+    """``value`` with NUL characters replaced (PostgreSQL text and JSON cannot hold U+0000), recursively."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(v) for v in value]
+    return value
+
+
 def record(
     action: str,
     *,
@@ -32,5 +43,5 @@ def record(
         target_id=str(target.pk) if target is not None else "",
         case_id=case_id,
         ip=client_ip(request),
-        details=details or {},
+        details=storable(details or {}),
     )

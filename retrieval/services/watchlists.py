@@ -165,8 +165,9 @@ def create_watchlist(*, actor: Any, case: Case, name: str, kind: str, threshold:
                      description: str = "", watched_case_ids: Iterable[int] = (), webhook_url: str = "",
                      request: Any = None) -> Watchlist:
     """A watchlist in ``case``; extra watched cases must be writable by ``actor``."""
-    if kind not in WatchlistKind.values:
-        raise ValueError(f"unknown watchlist kind {kind!r}")
+    if kind not in WatchlistKind.values or kind == WatchlistKind.INTEGRITY:
+        raise ValueError(f"unknown watchlist kind {kind!r}" if kind != WatchlistKind.INTEGRITY
+                         else "integrity watchlists are created by the system")
     if threshold is not None and not 0.0 <= threshold <= 1.0:
         raise ValueError("threshold must be between 0 and 1")
     if webhook_url:
@@ -206,6 +207,42 @@ def add_entry(*, actor: Any, watchlist: Watchlist, label: str, value: str = "",
         audit.record("watchlist.entry_add", actor=actor, target=entry, case_id=watchlist.case_id,
                      request=request, details={"watchlist": watchlist.pk, "label": label})
     return entry
+
+
+def raise_integrity_alerts(mismatches: Iterable[Any]) -> list[Alert]:
+    """An alert for each stored original that no longer matches its SHA-256 (or is missing).
+
+    Each case gets one system watchlist "Evidence integrity" (created on first need) whose
+    notified users are the case owners; alerts are de-duplicated per item and expected hash.
+    """
+    created = []
+    for m in mismatches:
+        media = MediaItem.objects.filter(pk=m.media_id).select_related("case").first()
+        if media is None:
+            continue
+        with transaction.atomic():
+            watchlist, new = Watchlist.objects.get_or_create(
+                case=media.case, kind=WatchlistKind.INTEGRITY,
+                defaults={"name": "Evidence integrity", "threshold": 0.0,
+                          "description": "System watchlist: stored originals re-hashed by the integrity check."},
+            )
+            if new:
+                owners = media.case.memberships.filter(role="owner").values_list("user_id", flat=True)
+                watchlist.notify_users.set(list(owners))
+            entry, _ = WatchlistEntry.objects.get_or_create(watchlist=watchlist, label="SHA-256 mismatch")
+        match = Match(entry=entry, score=1.0, dedup_key=f"integrity:{m.expected_sha256}",
+                      summary=f"Stored original changed or missing: {media.original_name}"[:300],
+                      details={"expected_sha256": m.expected_sha256, "actual_sha256": m.actual_sha256,
+                               "reason": m.reason})
+        alert = _create_alert(watchlist, media, "integrity", match)
+        if alert is not None:
+            created.append(alert)
+    if created:
+        from retrieval import tasks
+
+        ids = [a.pk for a in created]
+        transaction.on_commit(lambda: [tasks.notify_alert.delay(i) for i in ids])
+    return created
 
 
 def unread_count(user: Any) -> int:

@@ -98,3 +98,36 @@ def test_it_reports_missing_audio_track(tmp_path: Path) -> None:
     path = samples.write(tmp_path, "silent.mp4", samples.mp4_bytes(with_audio=False))
     with pytest.raises(media_io.DecodeError, match="no audio track"):
         list(media_io.iter_audio(path))
+
+
+def test_a_video_stream_without_a_decoder_is_a_decode_error(tmp_path) -> None:
+    """Found by bench/fuzz_decoders.py: av's DecoderNotFoundError escaped iter_video_frames (and the poster)."""
+    from retrieval.services import previews
+
+    data = samples.mp4_bytes(seconds=1.0, with_audio=False)
+    entry = data.find(b"avc1", data.find(b"stsd"))
+    path = tmp_path / "nodecoder.mp4"
+    path.write_bytes(data[:entry] + b"zzzz" + data[entry + 4 :])
+    with pytest.raises(media_io.DecodeError, match="could not be decoded"):
+        list(media_io.iter_video_frames(path))
+    with pytest.raises(media_io.DecodeError):
+        previews.video_poster(path, tmp_path / "poster.png", 0.5)
+
+
+def test_oversized_video_frames_are_refused_before_decoding(tmp_path) -> None:
+    """Found by bench/fuzz_decoders.py: a tiny file claiming 77 MP frames took ~50 s per frame."""
+    path = tmp_path / "big.mkv"
+    path.write_bytes(samples.mp4_bytes(seconds=0.2, fps=5, size=(8192, 4360), with_audio=False))
+    with pytest.raises(media_io.DecodeError, match="above the limit"):
+        list(media_io.iter_video_frames(path))
+
+
+@pytest.mark.parametrize("rate", [536_887_936, 8])
+def test_absurd_sample_rates_are_refused_by_the_probe(tmp_path, rate: int) -> None:
+    """Found by bench/hostile_ingest.py: a WAV header claiming 537 MHz cost > 60 s and 1.1 GB to resample."""
+    data = bytearray(samples.wav_bytes(0.5))
+    data[24:28] = rate.to_bytes(4, "little")
+    path = tmp_path / "rate.wav"
+    path.write_bytes(bytes(data))
+    with pytest.raises(media_io.DecodeError, match="sample rate"):
+        media_io.probe_av(path)
