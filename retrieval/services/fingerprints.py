@@ -469,7 +469,12 @@ def identify(user: Any, media: MediaItem, *, scope: str = "enrolled", k: int = C
         filters = search.SearchFilters(exclude_media_ids=[media.pk], labels=["fingerprint"],
                                        media_ids=enrolled_media_ids(visible) if scope == "enrolled" else None)
         result = search.search_similar(user, space, probe.vector, k=k, filters=filters)
-        path, gallery = result.path, result.candidates
+        path = result.path
+        gallery_rows = Finding.objects.filter(space=space, case_id__in=visible, label="fingerprint",
+                                              vector__isnull=False).exclude(media_id=media.pk)
+        if filters.media_ids is not None:
+            gallery_rows = gallery_rows.filter(media_id__in=filters.media_ids)
+        gallery = gallery_rows.count()  # exact (the search's own figure is a planning estimate)
         findings = {f.pk: f for f in Finding.objects.filter(pk__in=[h.finding_id for h in result.hits])
                     .select_related("media")}
         hits = [h for h in result.hits if h.finding_id in findings]

@@ -308,6 +308,10 @@ def search_similar(
             return SearchResult([], "empty", 0)
         space_rows, per_case = space_stats(space, alias)
         candidates = sum(per_case.get(c, 0) for c in case_ids)
+        if filters.media_ids is not None:  # a named gallery (e.g. enrolled prints): count it exactly, it is small
+            candidates = Finding.objects.using(alias).filter(
+                space=space, case_id__in=case_ids, media_id__in=list(filters.media_ids), vector__isnull=False,
+            ).count()
         need = k + seen + 1
         plan = plan_search(candidates=candidates, space_rows=space_rows, need=need, dim=space.dim,
                            iterative=supports_iterative_scan(pgvector_version(alias)))
