@@ -26,6 +26,20 @@ KWARG_FIXTURES: list[tuple[str, str, str]] = [
     ("api/v1/audit/<pk>*", "pk", "audit"),
     ("cases/<pk>/*", "pk", "case"),
     ("media/<pk>/*", "pk", "media"),
+    ("alerts/<pk>/", "pk", "alert"),
+    ("api/v1/alerts/<pk>*", "pk", "alert"),
+    ("watchlists/<pk>/", "pk", "watchlist"),
+    ("api/v1/watchlists/<pk>*", "pk", "watchlist"),
+    ("persons/<pk>/", "pk", "person"),
+    ("api/v1/persons/<pk>*", "pk", "person"),
+    ("subjects/<pk>/", "pk", "subject"),
+    ("api/v1/subjects/<pk>*", "pk", "subject"),
+    ("api/v1/fingerprints/<pk>/*", "pk", "media"),
+    ("audio-events/<pk>/similar/", "pk", "finding"),
+    ("api/v1/audio-events/<pk>/similar/", "pk", "finding"),
+    ("faces/crop/<finding_id>.jpg", "finding_id", "finding"),
+    ("media/<pk>/transcript.<fmt>", "fmt", "export_format"),
+    ("search/saved/<pk>/delete/", "pk", "saved_search"),
     ("admin/r/<content_type_id>/<object_id>/", "content_type_id", "case_content_type"),
     ("admin/r/<content_type_id>/<object_id>/", "object_id", "case"),
     ("admin/retrieval/auditevent/<object_id>/*", "object_id", "audit"),
@@ -35,9 +49,14 @@ KWARG_FIXTURES: list[tuple[str, str, str]] = [
     ("admin/auth/user/<id>/password/", "id", "alice_user"),
 ]
 #: Tokens that address Alice's case data: outsiders must be denied, members must find the object.
-CASE_TOKENS = {"case", "media", "audit", "member_username"}
+CASE_TOKENS = {"case", "media", "audit", "member_username", "alert", "watchlist", "person", "subject", "finding"}
+#: Routes that address a plugin's own output (a processed print, an audio event, a face): the matrix's generic
+#: finding is none of these, so a member's 404 is right there; outsiders are still checked to be denied.
+MEMBER_404_OK = {"fingerprint-api-print", "fingerprint-api-dpi", "fingerprint-api-template", "audio-event-similar",
+                 "audio-event-similar-api", "face-crop", "fingerprint-template", "fingerprint-identify",
+                 "fingerprint-image"}
 #: Tokens whose value does not depend on the test data.
-CONSTANT_TOKENS = {"format": "json", "dotted_format": ".json", "app_label": "retrieval",
+CONSTANT_TOKENS = {"format": "json", "dotted_format": ".json", "app_label": "retrieval", "export_format": "srt",
                    "missing_page": "no-such-page/"}
 
 

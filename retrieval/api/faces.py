@@ -84,7 +84,7 @@ class PersonViewSet(viewsets.ReadOnlyModelViewSet):
         return person, ser.validated_data
 
     @action(detail=True, methods=["get"])
-    def faces(self, request: Request, pk: str | None = None) -> Response:
+    def faces(self, request: Request, pk: str | None = None, format: str | None = None) -> Response:
         person = self.get_object()
         qs = Finding.objects.filter(face_assignment__person=person).order_by("media_id", "start_s", "id")
         page = self.paginate_queryset(qs)
@@ -93,14 +93,14 @@ class PersonViewSet(viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(request=RenameSerializer, responses=PersonSerializer)
     @action(detail=True, methods=["post"])
-    def rename(self, request: Request, pk: str | None = None) -> Response:
+    def rename(self, request: Request, pk: str | None = None, format: str | None = None) -> Response:
         person, data = self._writable(RenameSerializer)
         faces.rename(actor=request.user, person=person, name=data["name"], request=request)
         return Response(PersonSerializer(person).data)
 
     @extend_schema(request=SplitSerializer, responses=PersonSerializer)
     @action(detail=True, methods=["post"])
-    def split(self, request: Request, pk: str | None = None) -> Response:
+    def split(self, request: Request, pk: str | None = None, format: str | None = None) -> Response:
         person, data = self._writable(SplitSerializer)
         try:
             new = faces.split(actor=request.user, person=person, finding_ids=data["faces"], name=data["name"],
@@ -111,7 +111,7 @@ class PersonViewSet(viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(request=MergeSerializer, responses=PersonSerializer)
     @action(detail=True, methods=["post"])
-    def merge(self, request: Request, pk: str | None = None) -> Response:
+    def merge(self, request: Request, pk: str | None = None, format: str | None = None) -> Response:
         person, data = self._writable(MergeSerializer)
         ids = set(data["sources"])
         sources = list(Person.objects.filter(case_id=person.case_id, pk__in=ids))

@@ -92,7 +92,7 @@ class SubjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
 
     @extend_schema(request=EnrolmentSerializer, responses=EnrolmentSerializer(many=True))
     @action(detail=True, methods=["get", "post"], serializer_class=EnrolmentSerializer)
-    def enrolments(self, request: Request, pk: str | None = None) -> Response:
+    def enrolments(self, request: Request, pk: str | None = None, format: str | None = None) -> Response:
         """List enrolled fingers, or enrol one: ``{"finger": 2, "media": 17}`` (400 with the reason if refused)."""
         subject = self.get_object()
         if request.method == "POST":
@@ -108,7 +108,7 @@ class SubjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses={204: None})
     @action(detail=True, methods=["post"])
-    def unenrol(self, request: Request, pk: str | None = None) -> Response:
+    def unenrol(self, request: Request, pk: str | None = None, format: str | None = None) -> Response:
         """Remove an enrolled finger: ``{"finger": 2}``."""
         subject = self.get_object()
         finger = request.data.get("finger")
@@ -118,7 +118,7 @@ class SubjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses={201: OpenApiTypes.OBJECT})
     @action(detail=True, methods=["post"])
-    def watch(self, request: Request, pk: str | None = None) -> Response:
+    def watch(self, request: Request, pk: str | None = None, format: str | None = None) -> Response:
         """Put the subject on a fingerprint watchlist of its case: ``{"watchlist": 4}``."""
         subject = self.get_object()
         wl_id = request.data.get("watchlist")

@@ -142,7 +142,7 @@ class WatchlistViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.
 
     @extend_schema(request=WatchlistEntrySerializer, responses=WatchlistEntrySerializer(many=True))
     @action(detail=True, methods=["get", "post"], serializer_class=WatchlistEntrySerializer)
-    def entries(self, request: Request, pk: str | None = None) -> Response:
+    def entries(self, request: Request, pk: str | None = None, format: str | None = None) -> Response:
         """List entries, or add one: ``{"label": ..., "value": ..., "media_ids": [...]}``."""
         wl = self.get_object()
         if request.method == "POST":
@@ -175,7 +175,7 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     @extend_schema(request=AlertReviewSerializer, responses=AlertSerializer)
     @action(detail=True, methods=["post"], serializer_class=AlertReviewSerializer)
-    def review(self, request: Request, pk: str | None = None) -> Response:
+    def review(self, request: Request, pk: str | None = None, format: str | None = None) -> Response:
         """Confirm or dismiss (a note is required to dismiss), or reopen (``new``)."""
         alert = self.get_object()
         if not Case.objects.writable_by(request.user).filter(pk=alert.case_id).exists():
