@@ -40,3 +40,23 @@ def notify_alert(alert_id: int) -> dict[str, object]:
     from retrieval.services import notifications
 
     return notifications.notify(alert_id)
+
+
+# --- reference recordings (audio fingerprint) ------------------------------------------------------
+
+
+@shared_task(name="mmsec.retrieval.ingest_references", acks_late=True, max_retries=5, autoretry_for=TRANSIENT,
+             retry_backoff=5, retry_backoff_max=300, retry_jitter=True)
+def ingest_references(recording_ids: list[int]) -> dict[str, int]:
+    from retrieval.services import references
+
+    return references.ingest_recordings(recording_ids)
+
+
+@shared_task(name="mmsec.retrieval.compact_fingerprints", acks_late=True, max_retries=5, autoretry_for=TRANSIENT,
+             retry_backoff=5, retry_backoff_max=300, retry_jitter=True)
+def compact_fingerprints(generations: list[int] | None = None) -> int | None:
+    from retrieval.services import fingerprint_store
+
+    gen = fingerprint_store.compact(generations)
+    return gen.pk if gen is not None else None

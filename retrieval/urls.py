@@ -6,7 +6,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.generic import RedirectView
 
-from retrieval import views, views_alerts
+from retrieval import views, views_alerts, views_references
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="case-list"), name="home"),
@@ -30,4 +30,7 @@ urlpatterns = [
     path("watchlists/", views_alerts.watchlist_list, name="watchlist-list"),
     path("watchlists/new/", views_alerts.watchlist_create, name="watchlist-create"),
     path("watchlists/<int:pk>/", views_alerts.watchlist_detail, name="watchlist-detail"),
+    path("references/", views_references.collection_list, name="reference-collection-list"),
+    path("references/<int:pk>/", views_references.collection_detail, name="reference-collection-detail"),
+    path("references/recordings/<int:pk>/file/", views_references.recording_file, name="reference-recording-file"),
 ]

@@ -6,7 +6,7 @@ from django.urls import include, path
 from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
-from retrieval.api import views, watchlists
+from retrieval.api import references, views, watchlists
 
 router = DefaultRouter()
 router.register("cases", views.CaseViewSet, basename="case")
@@ -14,6 +14,8 @@ router.register("media", views.MediaViewSet, basename="media")
 router.register("audit", views.AuditEventViewSet, basename="audit")
 router.register("watchlists", watchlists.WatchlistViewSet, basename="watchlist")
 router.register("alerts", watchlists.AlertViewSet, basename="alert")
+router.register("reference-collections", references.ReferenceCollectionViewSet, basename="reference-collection")
+router.register("reference-recordings", references.ReferenceRecordingViewSet, basename="reference-recording")
 
 urlpatterns = [
     path("", include(router.urls)),

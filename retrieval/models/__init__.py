@@ -8,6 +8,14 @@ from retrieval.models.embeddings import EmbeddingSpace, Finding, SpaceState
 from retrieval.models.jobs import JobState, ProcessingJob
 from retrieval.models.media import MediaItem, MediaKind, MediaStatus
 from retrieval.models.plugins import Device, ModelVersion, PluginConfiguration, ReprocessRun, WorkerStatus
+from retrieval.models.references import (
+    FingerprintGeneration,
+    FingerprintPosting,
+    FingerprintTombstone,
+    RecordingStatus,
+    ReferenceCollection,
+    ReferenceRecording,
+)
 from retrieval.models.watchlists import (
     Alert,
     AlertStatus,
@@ -17,6 +25,12 @@ from retrieval.models.watchlists import (
 )
 
 __all__ = [
+    "FingerprintGeneration",
+    "FingerprintPosting",
+    "FingerprintTombstone",
+    "RecordingStatus",
+    "ReferenceCollection",
+    "ReferenceRecording",
     "Alert",
     "AlertStatus",
     "Watchlist",
