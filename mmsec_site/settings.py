@@ -181,6 +181,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_ALWAYS_EAGER = env_bool("MMSEC_TASKS_EAGER", False)
 CELERY_BEAT_SCHEDULE = {
     "reconcile-jobs": {"task": "mmsec.retrieval.reconcile_jobs", "schedule": 60.0},
+    "maintain-references": {"task": "mmsec.retrieval.maintain_references", "schedule": 600.0},
 }
 #: A job queued or running for longer than this without progress is re-enqueued by the reconciler.
 MMSEC_JOB_STALE_SECONDS = env_int("MMSEC_JOB_STALE_SECONDS", 900)

@@ -19,7 +19,7 @@ version (latest generation id, latest tombstone id) changes. ``scoped`` restrict
 a snapshot to the recordings a media item may be matched against.
 
 Public surface: ``write_generation``, ``store_version``, ``build_snapshot``,
-``snapshot``, ``scoped``, ``tombstone``, ``compact``, ``storage_bytes``.
+``snapshot``, ``scoped``, ``tombstone``, ``compact``, ``compact_small``, ``storage_bytes``.
 """
 
 from __future__ import annotations
@@ -149,6 +149,18 @@ def compact(gens: Sequence[int] | None = None) -> FingerprintGeneration | None:
         FingerprintTombstone.objects.filter(gen__in=ids).delete()
         FingerprintGeneration.objects.filter(pk__in=ids).delete()
     return new_gen
+
+
+def compact_small(max_postings: int = 4_000_000) -> FingerprintGeneration | None:
+    """Merge the small generations (one per upload batch) and those with tombstones into one.
+
+    Each generation costs a row per distinct hash, so many tiny generations waste
+    ~60 bytes per posting; big generations are left alone (tiered, like an LSM tree),
+    so a periodic run never rewrites the whole store.
+    """
+    small = set(FingerprintGeneration.objects.filter(n_postings__lt=max_postings).values_list("pk", flat=True))
+    small |= set(FingerprintTombstone.objects.values_list("gen", flat=True))
+    return compact(sorted(small)) if len(small) >= 2 or FingerprintTombstone.objects.exists() else None
 
 
 def storage_bytes() -> int:

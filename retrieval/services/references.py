@@ -300,6 +300,21 @@ def import_folder(collection: ReferenceCollection, files: Sequence[Path], *, bat
     return report
 
 
+def maintain(stale_after_s: float | None = None) -> dict[str, int]:
+    """Periodic: merge small hash generations, purge deleted tracks, re-queue recordings whose task was lost."""
+    from datetime import timedelta
+
+    from django.conf import settings
+
+    gen = fingerprint_store.compact_small()
+    limit = stale_after_s if stale_after_s is not None else float(settings.MMSEC_JOB_STALE_SECONDS)
+    stale = list(ReferenceRecording.objects.filter(
+        status__in=[RecordingStatus.PENDING, RecordingStatus.PROCESSING],
+        created_at__lt=timezone.now() - timedelta(seconds=limit)).values_list("pk", flat=True)[:1000])
+    queue_ingest(stale)
+    return {"compacted_into": gen.pk if gen is not None else 0, "requeued": len(stale)}
+
+
 # --------------------------------------------------------------------------- matching evidence
 
 

@@ -13,6 +13,7 @@ from retrieval.models import (
     Alert,
     AuditEvent,
     Finding,
+    FingerprintGeneration,
     FingerprintPosting,
     MediaItem,
     PluginConfiguration,
@@ -119,6 +120,24 @@ def test_deleting_a_recording_and_a_collection_removes_their_hashes(personas, tm
     assert fingerprint_store.snapshot(jingle.model_version).track_ids.size == 0
     assert AuditEvent.objects.filter(action="reference_recording.delete").exists()
     assert AuditEvent.objects.filter(action="reference_collection.delete").exists()
+
+
+def test_maintenance_merges_small_generations_and_requeues_lost_recordings(personas, tmp_path, ref_tracks) -> None:
+    collection = _collection(personas)
+    anthem = _ingest(collection, tmp_path, {"anthem": ref_tracks["anthem"]})["anthem"]
+    jingle = _ingest(collection, tmp_path, {"jingle": ref_tracks["jingle"]})["jingle"]
+    assert FingerprintGeneration.objects.count() == 2
+    rows = FingerprintPosting.objects.count()
+    stuck = _add(collection, tmp_path, "stuck.wav", ra.music(9, 5.0))  # its Celery message was lost
+    result = references.maintain(stale_after_s=0)
+    assert result["requeued"] == 1 and result["compacted_into"] > 0
+    [gen] = FingerprintGeneration.objects.all()
+    assert gen.n_tracks == 2 and gen.n_postings == anthem.n_hashes + jingle.n_hashes
+    assert FingerprintPosting.objects.count() < rows  # shared hash values now share a row
+    assert _postings_of(anthem.pk) == anthem.n_hashes and _postings_of(jingle.pk) == jingle.n_hashes
+    assert sorted(fingerprint_store.snapshot(anthem.model_version).track_ids) == sorted([anthem.pk, jingle.pk])
+    assert references.maintain(stale_after_s=3600) == {"compacted_into": 0, "requeued": 0}
+    assert ReferenceRecording.objects.get(pk=stuck.pk).status == RecordingStatus.PENDING
 
 
 def test_api_upload_list_delete_and_permissions(api, personas, tmp_path, ref_tracks) -> None:
