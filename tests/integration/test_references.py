@@ -284,3 +284,32 @@ def test_evidence_is_not_matched_against_another_case_collection(api, personas, 
     # The same recording in charlie's own case is found.
     mine = _evidence(api, personas, "call.wav", evidence, who="charlie", case_key="other_case")
     assert Finding.objects.filter(media=mine, label__startswith="reference:").count() == 1
+
+
+def test_a_watchlist_brings_its_case_collection_to_a_watched_case_and_others_see_it_anonymised(
+        api, client, personas, tmp_path, ref_tracks) -> None:
+    from retrieval.services import cases
+
+    _enable_fingerprint(personas)
+    intel = cases.create_case(actor=personas["alice"], title="Intelligence")  # bob and victor are not members
+    collection = _collection(personas, case_key="case", name="unused")  # the evidence case's own: empty
+    secret = references.create_collection(actor=personas["alice"], case=intel, name="Secret broadcasts")
+    anthem = _ingest(secret, tmp_path, ref_tracks)["anthem"]
+    wl = watchlists.create_watchlist(actor=personas["alice"], case=intel, name="Broadcast watch", kind="recording",
+                                     watched_case_ids=[personas["case"].pk])
+    references.watch_collection(actor=personas["alice"], collection=secret, watchlist=wl)
+    with pytest.raises(Exception, match="same case"):
+        references.watch_collection(actor=personas["alice"], collection=collection, watchlist=wl)
+    evidence = ra.noisy_evidence(ref_tracks["anthem"], ref_start_s=20.0, at_s=4.0, seconds=15.0, snr_db=5.0)
+    media = _evidence(api, personas, "intercept.wav", evidence, who="bob")
+    [occ] = Finding.objects.filter(media=media, label__startswith="reference:")
+    assert occ.label == f"reference:{anthem.pk}"
+    [alert] = Alert.objects.filter(watchlist=wl, media=media)
+    assert list(Alert.objects.visible_to(personas["alice"])) == [alert]
+    assert not Alert.objects.visible_to(personas["bob"]).exists()
+    client.force_login(personas["bob"])
+    page = client.get(f"/media/{media.pk}/").content.decode()
+    assert "another case" in page and "anthem.wav" not in page and "Secret broadcasts" not in page
+    client.force_login(personas["alice"])
+    page = client.get(f"/media/{media.pk}/").content.decode()
+    assert "anthem.wav" in page and "Secret broadcasts" in page
