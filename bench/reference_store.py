@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--hours", type=float, default=25.0, help="synthetic reference hours added in PostgreSQL")
     ap.add_argument("--queries", type=int, default=60, help="positive excerpts per condition")
     ap.add_argument("--negatives", type=int, default=60)
+    ap.add_argument("--max-files", type=int, default=None, help="import only the first N corpus music files")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--var", type=Path, default=ROOT / "var" / "bench-refstore")
     ap.add_argument("--clean", action="store_true", help="remove the private database afterwards")
@@ -103,6 +104,7 @@ def run(args: argparse.Namespace) -> dict:
     rows = list(csv.DictReader(open(args.corpus / "manifest.csv")))
     music = [r for r in rows if r["kind"] == "music"]
     speech = [r for r in rows if r["kind"] in ("speech", "speech_synthetic", "audio_event")]
+    music = music[: args.max_files] if args.max_files else music
     files = [args.corpus / r["path"] for r in music]
     audio_s = sum(float(r["duration_s"]) for r in music)
 
