@@ -209,6 +209,7 @@ CELERY_BEAT_SCHEDULE = {
     "reconcile-jobs": {"task": "mmsec.retrieval.reconcile_jobs", "schedule": 60.0},
     "verify-originals": {"task": "mmsec.retrieval.verify_originals",
                          "schedule": float(env_int("MMSEC_INTEGRITY_INTERVAL_S", 3600))},
+    "maintain-references": {"task": "mmsec.retrieval.maintain_references", "schedule": 600.0},
 }
 #: Each integrity run re-hashes at most this many items / bytes (the oldest checks first).
 MMSEC_INTEGRITY_BATCH = env_int("MMSEC_INTEGRITY_BATCH", 2000)

@@ -68,3 +68,30 @@ def verify_originals() -> int:
     mismatches = integrity.verify_originals()
     watchlists.raise_integrity_alerts(mismatches)
     return len(mismatches)
+
+
+# --- reference recordings (audio fingerprint) ------------------------------------------------------
+
+
+@shared_task(name="mmsec.retrieval.ingest_references", acks_late=True, max_retries=5, autoretry_for=TRANSIENT,
+             retry_backoff=5, retry_backoff_max=300, retry_jitter=True)
+def ingest_references(recording_ids: list[int]) -> dict[str, int]:
+    from retrieval.services import references
+
+    return references.ingest_recordings(recording_ids)
+
+
+@shared_task(name="mmsec.retrieval.compact_fingerprints", acks_late=True, max_retries=5, autoretry_for=TRANSIENT,
+             retry_backoff=5, retry_backoff_max=300, retry_jitter=True)
+def compact_fingerprints(generations: list[int]) -> int | None:
+    from retrieval.services import fingerprint_store
+
+    gen = fingerprint_store.compact(generations)
+    return gen.pk if gen is not None else None
+
+
+@shared_task(name="mmsec.retrieval.maintain_references", acks_late=True)
+def maintain_references() -> dict[str, int]:
+    from retrieval.services import references
+
+    return references.maintain()

@@ -40,6 +40,10 @@ KWARG_FIXTURES: list[tuple[str, str, str]] = [
     ("faces/crop/<finding_id>.jpg", "finding_id", "finding"),
     ("media/<pk>/transcript.<fmt>", "fmt", "export_format"),
     ("search/saved/<pk>/delete/", "pk", "saved_search"),
+    ("references/<pk>/", "pk", "reference_collection"),
+    ("api/v1/reference-collections/<pk>*", "pk", "reference_collection"),
+    ("references/recordings/<pk>/file/", "pk", "reference_recording"),
+    ("api/v1/reference-recordings/<pk>*", "pk", "reference_recording"),
     ("admin/r/<content_type_id>/<object_id>/", "content_type_id", "case_content_type"),
     ("admin/r/<content_type_id>/<object_id>/", "object_id", "case"),
     ("admin/retrieval/auditevent/<object_id>/*", "object_id", "audit"),
@@ -49,7 +53,8 @@ KWARG_FIXTURES: list[tuple[str, str, str]] = [
     ("admin/auth/user/<id>/password/", "id", "alice_user"),
 ]
 #: Tokens that address Alice's case data: outsiders must be denied, members must find the object.
-CASE_TOKENS = {"case", "media", "audit", "member_username", "alert", "watchlist", "person", "subject", "finding"}
+CASE_TOKENS = {"case", "media", "audit", "member_username", "alert", "watchlist", "person", "subject", "finding",
+               "reference_collection", "reference_recording"}
 #: Routes that address a plugin's own output (a processed print, an audio event, a face): the matrix's generic
 #: finding is none of these, so a member's 404 is right there; outsiders are still checked to be denied.
 MEMBER_404_OK = {"fingerprint-api-print", "fingerprint-api-dpi", "fingerprint-api-template", "audio-event-similar",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from retrieval.api import audio_events, faces, fingerprints, transcripts, views, watchlists
+from retrieval.api import audio_events, faces, fingerprints, references, transcripts, views, watchlists
 
 router = DefaultRouter()
 router.register("cases", views.CaseViewSet, basename="case")
@@ -15,6 +15,8 @@ router.register("watchlists", watchlists.WatchlistViewSet, basename="watchlist")
 router.register("alerts", watchlists.AlertViewSet, basename="alert")
 router.register("persons", faces.PersonViewSet, basename="person")
 router.register("subjects", fingerprints.SubjectViewSet, basename="subject")
+router.register("reference-collections", references.ReferenceCollectionViewSet, basename="reference-collection")
+router.register("reference-recordings", references.ReferenceRecordingViewSet, basename="reference-recording")
 
 urlpatterns = [
     path("", include(router.urls)),

@@ -11,6 +11,14 @@ from retrieval.models.integrity import IntegrityCheck
 from retrieval.models.jobs import JobState, ProcessingJob
 from retrieval.models.media import MediaItem, MediaKind, MediaStatus
 from retrieval.models.plugins import Device, ModelVersion, PluginConfiguration, ReprocessRun, WorkerStatus
+from retrieval.models.references import (
+    FingerprintGeneration,
+    FingerprintPosting,
+    FingerprintTombstone,
+    RecordingStatus,
+    ReferenceCollection,
+    ReferenceRecording,
+)
 from retrieval.models.searches import SavedSearch
 from retrieval.models.watchlists import (
     Alert,
@@ -21,6 +29,12 @@ from retrieval.models.watchlists import (
 )
 
 __all__ = [
+    "FingerprintGeneration",
+    "FingerprintPosting",
+    "FingerprintTombstone",
+    "RecordingStatus",
+    "ReferenceCollection",
+    "ReferenceRecording",
     "Alert",
     "AlertStatus",
     "Watchlist",

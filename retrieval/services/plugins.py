@@ -294,6 +294,23 @@ def _claim_siblings(job: ProcessingJob, limit: int) -> list[ProcessingJob]:
     return siblings
 
 
+#: plugin name -> functions run in the worker right after ``process``: ``(plugin, items, results) -> results``.
+#: They may add findings from what the plugin left on its instance (e.g. audio fingerprints matched against
+#: the reference store, which the plugin itself must not query).
+PostProcessFn = Callable[[Any, list[Item], list[ItemResult]], list[ItemResult]]
+_POST_PROCESS: dict[str, list[PostProcessFn]] = {}
+
+
+def register_post_process(plugin: str) -> Callable[[PostProcessFn], PostProcessFn]:
+    def decorator(fn: PostProcessFn) -> PostProcessFn:
+        hooks = _POST_PROCESS.setdefault(plugin, [])
+        if fn not in hooks:
+            hooks.append(fn)
+        return fn
+
+    return decorator
+
+
 class _BatchRunner:
     """Collects work items from several jobs into plugin batches and records results per job."""
 
@@ -348,6 +365,8 @@ class _BatchRunner:
         elapsed = time.monotonic() - started
         if len(results) != len(batch):
             raise PluginError(f"plugin returned {len(results)} results for {len(batch)} items")
+        for hook in _POST_PROCESS.get(self.plugin, ()):
+            results = hook(self.loaded.plugin, [item for _, item in batch], list(results))
         for (job, item), result in zip(batch, results, strict=True):
             self.results[job.pk].append((item, result))
         self.loaded.items += len(batch)

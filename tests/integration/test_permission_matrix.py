@@ -20,7 +20,17 @@ import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.test import Client
 
-from retrieval.models import AuditEvent, Case, CaseMembership, Finding, MediaItem, Person, Subject
+from retrieval.models import (
+    AuditEvent,
+    Case,
+    CaseMembership,
+    Finding,
+    MediaItem,
+    Person,
+    ReferenceCollection,
+    ReferenceRecording,
+    Subject,
+)
 from retrieval.services import embeddings, search, search_portal, watchlists
 from tests import samples
 from tests.helpers import process_inline, upload
@@ -59,10 +69,14 @@ def world(api, personas) -> dict[str, Any]:
     person = Person.objects.create(case=case, space=space, number=1, name=f"person {MARK}")
     subject = Subject.objects.create(case=case, name=f"subject {MARK}")
     saved = search_portal.save_search(owner=personas["alice"], name=f"saved {MARK}", url="/alerts/")
+    collection = ReferenceCollection.objects.create(case=case, name=f"refs {MARK}")
+    recording = ReferenceRecording.objects.create(collection=collection, title=f"{MARK}.wav", sha256=media.sha256,
+                                                  size=media.size)
     return {"case": case, "media": media, "space": space, "vector": vector, "theirs": theirs,
             "finding": Finding.objects.get(media=media, plugin="matrix"), "audit": audit_row,
             "original": media.sha256, "original_bytes": samples.png_bytes(90, 60), "alert": alert,
-            "watchlist": watchlist, "person": person, "subject": subject, "saved_search": saved}
+            "watchlist": watchlist, "person": person, "subject": subject, "saved_search": saved,
+            "reference_collection": collection, "reference_recording": recording}
 
 
 def _tokens(world: dict[str, Any], personas: dict[str, Any]) -> dict[str, Callable[[], object]]:
@@ -81,6 +95,8 @@ def _tokens(world: dict[str, Any], personas: dict[str, Any]) -> dict[str, Callab
         "subject": lambda: world["subject"].pk,
         "finding": lambda: world["finding"].pk,
         "saved_search": lambda: world["saved_search"].pk,
+        "reference_collection": lambda: world["reference_collection"].pk,
+        "reference_recording": lambda: world["reference_recording"].pk,
     }
 
 

@@ -8,16 +8,6 @@
   const caseId = dropzone ? dropzone.dataset.case : (document.querySelector("[data-case]") || {}).dataset?.case;
   const maxBytes = dropzone ? Number(dropzone.dataset.max) : 0;
 
-  function csrfToken() {
-    const m = document.cookie.match(/(?:^|; )csrftoken=([^;]+)/);
-    return m ? decodeURIComponent(m[1]) : "";
-  }
-  function human(n) {
-    const u = ["B", "KB", "MB", "GB"]; let i = 0;
-    while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
-    return n.toFixed(i ? 1 : 0) + " " + u[i];
-  }
-
   function addCard(media) {
     if (!grid || grid.querySelector('[data-id="' + media.id + '"]')) return;
     const node = template.content.firstElementChild.cloneNode(true);
@@ -33,63 +23,13 @@
     watch(media.id);
   }
 
-  function uploadOne(file) {
-    const li = document.createElement("li");
-    li.className = "upload";
-    li.innerHTML = '<span class="fname"></span> <span class="small muted size"></span>' +
-      '<progress max="100" value="0" aria-label="Upload progress"></progress> <span class="state small">queued</span>';
-    li.querySelector(".fname").textContent = file.name;
-    li.querySelector(".size").textContent = human(file.size);
-    list.appendChild(li);
-    const bar = li.querySelector("progress");
-    const state = li.querySelector(".state");
-    if (maxBytes && file.size > maxBytes) {
-      state.textContent = "too large (limit " + human(maxBytes) + ")"; li.classList.add("failed"); return Promise.resolve();
-    }
-    return new Promise(function (resolve) {
-      const form = new FormData();
-      form.append("case", caseId);
-      form.append("file", file, file.name);
-      const xhr = new XMLHttpRequest();
-      xhr.open("POST", "/api/v1/media/");
-      xhr.setRequestHeader("X-CSRFToken", csrfToken());
-      xhr.upload.onprogress = function (e) {
-        if (e.lengthComputable) { bar.value = Math.round((e.loaded / e.total) * 100); state.textContent = bar.value + "%"; }
-      };
-      xhr.onload = function () {
-        let body = null;
-        try { body = JSON.parse(xhr.responseText); } catch (err) { body = null; }
-        if (xhr.status === 201 && Array.isArray(body)) {
-          bar.value = 100;
-          body.forEach(function (r) { addCard(r.media); state.textContent = r.created ? "uploaded" : "already in this case"; });
-          li.classList.add("done");
-        } else {
-          li.classList.add("failed");
-          state.textContent = (xhr.status === 413 ? "too large" : "failed") + (body && body.detail ? ": " + body.detail : "");
-        }
-        resolve();
-      };
-      xhr.onerror = function () { li.classList.add("failed"); state.textContent = "network error"; resolve(); };
-      state.textContent = "uploading";
-      xhr.send(form);
-    });
-  }
-
-  async function uploadAll(files) {
-    for (const f of Array.from(files)) { await uploadOne(f); }
-  }
-
   if (dropzone) {
-    const input = document.getElementById("file-input");
-    ["dragenter", "dragover"].forEach(function (ev) {
-      dropzone.addEventListener(ev, function (e) { e.preventDefault(); dropzone.classList.add("over"); });
+    window.mmsecUpload.attach(dropzone, document.getElementById("file-input"), {
+      url: "/api/v1/media/", fields: { case: caseId }, list: list, maxBytes: maxBytes,
+      onResults: function (body, state) {
+        body.forEach(function (r) { addCard(r.media); state.textContent = r.created ? "uploaded" : "already in this case"; });
+      },
     });
-    ["dragleave", "drop"].forEach(function (ev) {
-      dropzone.addEventListener(ev, function (e) { e.preventDefault(); dropzone.classList.remove("over"); });
-    });
-    dropzone.addEventListener("drop", function (e) { uploadAll(e.dataTransfer.files); });
-    dropzone.addEventListener("keydown", function (e) { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); input.click(); } });
-    input.addEventListener("change", function () { uploadAll(input.files); input.value = ""; });
   }
 
   // ---- live status polling
