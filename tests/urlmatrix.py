@@ -59,7 +59,7 @@ CASE_TOKENS = {"case", "media", "audit", "member_username", "alert", "watchlist"
 #: finding is none of these, so a member's 404 is right there; outsiders are still checked to be denied.
 MEMBER_404_OK = {"fingerprint-api-print", "fingerprint-api-dpi", "fingerprint-api-template", "audio-event-similar",
                  "audio-event-similar-api", "face-crop", "fingerprint-template", "fingerprint-identify",
-                 "fingerprint-image"}
+                 "fingerprint-image", "media-spectrogram"}
 #: Tokens whose value does not depend on the test data.
 CONSTANT_TOKENS = {"format": "json", "dotted_format": ".json", "app_label": "retrieval", "export_format": "srt",
                    "missing_page": "no-such-page/"}

@@ -98,7 +98,7 @@ class ReferenceCollectionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixi
                    responses={200: ReferenceRecordingSerializer(many=True),
                               201: ReferenceRecordingSerializer(many=True)})
     @action(detail=True, methods=["get", "post"], parser_classes=[MultiPartParser, FormParser])
-    def recordings(self, request: Request, pk: str | None = None) -> Response:
+    def recordings(self, request: Request, pk: str | None = None, format: str | None = None) -> Response:
         """List the collection's recordings, or upload reference files (multipart field ``file``, repeatable).
 
         Each new file is queued for fingerprinting (``status`` pending → processing → ready | failed);
