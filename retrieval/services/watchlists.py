@@ -115,12 +115,18 @@ def evaluate_media(media: MediaItem, plugin: str, model_version: str) -> list[Al
             alert = _create_alert(watchlist, media, plugin, match)
             if alert is not None:
                 created.append(alert)
-    if created:
-        from retrieval import tasks
-
-        ids = [a.pk for a in created]
-        transaction.on_commit(lambda: [tasks.notify_alert.delay(i) for i in ids])
+    _notify_after_commit(created)
     return created
+
+
+def _notify_after_commit(alerts: list[Alert]) -> None:
+    """Queue e-mail/webhook delivery once the alerts are committed (a rolled-back job tells nobody)."""
+    if not alerts:
+        return
+    from retrieval import tasks
+
+    ids = [a.pk for a in alerts]
+    transaction.on_commit(lambda: [tasks.notify_alert.delay(i) for i in ids])
 
 
 def _create_alert(watchlist: Watchlist, media: MediaItem, plugin: str, match: Match) -> Alert | None:
@@ -237,11 +243,7 @@ def raise_integrity_alerts(mismatches: Iterable[Any]) -> list[Alert]:
         alert = _create_alert(watchlist, media, "integrity", match)
         if alert is not None:
             created.append(alert)
-    if created:
-        from retrieval import tasks
-
-        ids = [a.pk for a in created]
-        transaction.on_commit(lambda: [tasks.notify_alert.delay(i) for i in ids])
+    _notify_after_commit(created)
     return created
 
 

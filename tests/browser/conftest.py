@@ -37,3 +37,12 @@ def browser_page():
         yield page
         context.close()
         browser.close()
+
+
+def log_in(page: object, base_url: str, username: str, password: str) -> None:
+    """Log in through the real login form and wait for the case list."""
+    page.goto(f"{base_url}/login/")  # type: ignore[attr-defined]
+    page.fill("#id_username", username)  # type: ignore[attr-defined]
+    page.fill("#id_password", password)  # type: ignore[attr-defined]
+    page.click("button[type=submit]")  # type: ignore[attr-defined]
+    page.wait_for_url("**/cases/")  # type: ignore[attr-defined]

@@ -10,7 +10,7 @@ import pytest
 
 from retrieval.models import Alert, PluginConfiguration
 from retrieval.services import cases, plugins
-from tests.browser.conftest import screenshot_dir
+from tests.browser.conftest import log_in, screenshot_dir
 from tests.conftest import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -33,11 +33,7 @@ def test_keyword_alert_review_and_report_in_a_real_browser(live_server, browser_
     worker = worker_factory(MMSEC_MODEL_DIR=str(MODELS))
     shots = screenshot_dir(tmp_path)
     page = browser_page
-    page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", "alice")
-    page.fill("#id_password", "correct horse 1")
-    page.click("button[type=submit]")
-    page.wait_for_url("**/cases/")
+    log_in(page, live_server.url, "alice", "correct horse 1")
 
     page.click("nav >> text=Watchlists")
     assert page.is_visible("text=No watchlists yet")

@@ -11,7 +11,7 @@ import pytest
 from plugins.audio_events.tests.conftest import place, siren
 from retrieval.models import MediaItem
 from tests import samples
-from tests.browser.test_case_workflow import browser_page, screenshot_dir  # noqa: F401 - fixture
+from tests.browser.conftest import log_in, screenshot_dir
 from tests.conftest import wait_for
 from tests.helpers import upload
 from tests.integration.test_audio_events import MODELS, _enable, siren_scene
@@ -34,11 +34,7 @@ def test_audio_event_pages_in_a_real_browser(live_server, browser_page, worker_f
              .exists(), timeout=300, what="both items processed", on_timeout=worker.log)
     shots = screenshot_dir(tmp_path)
     page = browser_page
-    page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", "alice")
-    page.fill("#id_password", "pw-alice")
-    page.click("button[type=submit]")
-    page.wait_for_url("**/cases/")
+    log_in(page, live_server.url, "alice", "pw-alice")
 
     page.goto(f"{live_server.url}/media/{audio_id}/")
     page.wait_for_selector("#panel-audio-events .spectro img")

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from retrieval.models import PluginConfiguration
 from retrieval.models.faces import Person
 from retrieval.services import cases, faces, plugins
-from tests.browser.test_case_workflow import browser_page, screenshot_dir  # noqa: F401 - fixture
+from tests.browser.conftest import log_in, screenshot_dir
 from tests.helpers import process_inline, upload
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -47,11 +47,7 @@ def test_gallery_person_and_probe_pages_in_a_real_browser(live_server, browser_p
 
     shots = screenshot_dir(tmp_path)
     page = browser_page
-    page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", "alice")
-    page.fill("#id_password", "correct horse 1")
-    page.click("button[type=submit]")
-    page.wait_for_url("**/cases/")
+    log_in(page, live_server.url, "alice", "correct horse 1")
     page.goto(f"{live_server.url}/cases/{case.pk}/")
     page.click("text=People in this case (faces)")
     page.wait_for_selector("#persons")

@@ -11,7 +11,7 @@ import pytest
 from retrieval.models import PluginConfiguration
 from retrieval.services import fingerprints, plugins
 from tests import fingerprint_samples as fp
-from tests.browser.test_case_workflow import browser_page, screenshot_dir  # noqa: F401  (fixture)
+from tests.browser.conftest import log_in, screenshot_dir
 from tests.helpers import process_inline, upload
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -47,11 +47,7 @@ def test_fingerprint_pages_in_a_real_browser(live_server, browser_page, api, per
 
     shots = screenshot_dir(tmp_path)
     page = browser_page
-    page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", "alice")
-    page.fill("#id_password", "pw-alice")
-    page.click("button[type=submit]")
-    page.wait_for_url("**/cases/")
+    log_in(page, live_server.url, "alice", "pw-alice")
 
     page.goto(f"{live_server.url}/media/{a1.pk}/")
     page.wait_for_selector("#panel-fingerprint svg.fp-print")

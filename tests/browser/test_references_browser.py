@@ -11,7 +11,7 @@ import pytest
 from retrieval.models import Finding, MediaItem, PluginConfiguration, ReferenceRecording
 from retrieval.services import cases, plugins
 from tests import reference_audio as ra
-from tests.browser.test_case_workflow import browser_page, screenshot_dir  # noqa: F401  (fixture)
+from tests.browser.conftest import log_in, screenshot_dir
 from tests.conftest import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -35,11 +35,7 @@ def test_reference_collection_and_match_on_the_media_page(live_server, browser_p
     evidence_file.write_bytes(ra.wav(ra.noisy_evidence(anthem, ref_start_s=12.0, at_s=11.0, snr_db=5.0)))
 
     page = browser_page
-    page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", "alice")
-    page.fill("#id_password", "correct horse 1")
-    page.click("button[type=submit]")
-    page.wait_for_url("**/cases/")
+    log_in(page, live_server.url, "alice", "correct horse 1")
     page.click("nav >> text=References")
     page.wait_for_selector("text=No reference collections yet")
     page.screenshot(path=str(shots / "references-empty.png"), full_page=True)

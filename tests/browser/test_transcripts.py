@@ -8,18 +8,14 @@ from pathlib import Path
 import pytest
 
 from retrieval.services import watchlists
-from tests.browser.test_case_workflow import browser_page, screenshot_dir  # noqa: F401 - fixture
+from tests.browser.conftest import log_in, screenshot_dir
 from tests.integration.test_transcripts import ALICE_LINES, MODELS, _media, _store
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def _login(page, url: str, name: str) -> None:
-    page.goto(f"{url}/login/")
-    page.fill("#id_username", name)
-    page.fill("#id_password", f"pw-{name}")
-    page.click("button[type=submit]")
-    page.wait_for_url("**/cases/")
+    log_in(page, url, name, f"pw-{name}")
 
 
 def test_transcript_panel_and_search_page(live_server, browser_page, api, personas, settings,  # noqa: F811
