@@ -259,6 +259,10 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "CaseStatusEnum": "retrieval.models.cases.CaseStatus",
         "MediaStatusEnum": "retrieval.models.media.MediaStatus",
+        "AlertStatusEnum": "retrieval.models.watchlists.AlertStatus",
+        "RecordingStatusEnum": "retrieval.models.references.RecordingStatus",
+        "MediaKindEnum": "retrieval.models.media.MediaKind",
+        "WatchlistKindEnum": "retrieval.models.watchlists.WatchlistKind",
     },
 }
 

@@ -135,6 +135,7 @@ class ProbeSearchView(APIView):
     """
 
     parser_classes = [MultiPartParser]
+    serializer_class = ProbeSerializer  # for the schema generator (the view validates with it explicitly)
 
     @extend_schema(request={"multipart/form-data": ProbeSerializer})
     def post(self, request: Request) -> Response:

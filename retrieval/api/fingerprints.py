@@ -111,7 +111,7 @@ class SubjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
     def unenrol(self, request: Request, pk: str | None = None, format: str | None = None) -> Response:
         """Remove an enrolled finger: ``{"finger": 2}``."""
         subject = self.get_object()
-        finger = request.data.get("finger")
+        finger = _payload(request).get("finger")
         _service(fingerprints.unenrol, actor=request.user, subject=subject,
                  finger=int(finger) if str(finger).isdigit() else 0, request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -121,7 +121,7 @@ class SubjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
     def watch(self, request: Request, pk: str | None = None, format: str | None = None) -> Response:
         """Put the subject on a fingerprint watchlist of its case: ``{"watchlist": 4}``."""
         subject = self.get_object()
-        wl_id = request.data.get("watchlist")
+        wl_id = _payload(request).get("watchlist")
         watchlist = get_object_or_404(Watchlist.objects.visible_to(request.user),
                                       pk=int(wl_id) if str(wl_id).isdigit() else 0)
         entry = _service(fingerprints.watch_subject, actor=request.user, watchlist=watchlist, subject=subject,
@@ -152,12 +152,20 @@ def _visible_media(request: Request, pk: Any) -> MediaItem:
     return get_object_or_404(MediaItem.objects.visible_to(request.user), pk=int(pk))
 
 
+def _payload(request: Request) -> Any:
+    """The JSON object of the request body; anything else (a string, a list) is a 400, not a 500."""
+    if not hasattr(request.data, "get"):
+        raise ValidationError({"detail": "the body must be a JSON object"})
+    return request.data
+
+
 class IdentifyView(APIView):
     @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request) -> Response:
         """1:N: ``{"media": 17, "scope": "enrolled"|"all"}`` → decision ("match" / "no match") and ranked candidates."""
-        media = _visible_media(request, request.data.get("media"))
-        result = _service(fingerprints.identify, request.user, media, scope=request.data.get("scope", "enrolled"),
+        data = _payload(request)
+        media = _visible_media(request, data.get("media"))
+        result = _service(fingerprints.identify, request.user, media, scope=data.get("scope", "enrolled"),
                           request=request)
         return Response({
             "media": media.pk, "scope": result.scope, "decision": result.decision,
@@ -171,11 +179,12 @@ class VerifyView(APIView):
     @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request) -> Response:
         """1:1: ``{"media": 17, "subject": 3, "finger": 2 (optional)}`` → decision and per-finger scores."""
-        media = _visible_media(request, request.data.get("media"))
-        subject_id = request.data.get("subject")
+        data = _payload(request)
+        media = _visible_media(request, data.get("media"))
+        subject_id = data.get("subject")
         subject = get_object_or_404(Subject.objects.visible_to(request.user),
                                     pk=int(subject_id) if str(subject_id).isdigit() else 0)
-        finger = request.data.get("finger")
+        finger = data.get("finger")
         result = _service(fingerprints.verify, request.user, media, subject,
                           finger=int(finger) if str(finger).isdigit() else None, request=request)
         return Response({"media": media.pk, "subject": subject.pk, "decision": result.decision,
@@ -200,7 +209,7 @@ class DpiView(APIView):
     def post(self, request: Request, pk: int) -> Response:
         """Set (``{"dpi": 1000}``) or clear (``{"dpi": null}``) the scan resolution; the item is reprocessed."""
         media = _visible_media(request, pk)
-        raw = request.data.get("dpi")
+        raw = _payload(request).get("dpi")
         try:
             dpi = None if raw in (None, "") else float(raw)
         except (TypeError, ValueError) as exc:

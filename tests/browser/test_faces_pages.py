@@ -49,7 +49,7 @@ def test_gallery_person_and_probe_pages_in_a_real_browser(live_server, browser_p
     page = browser_page
     log_in(page, live_server.url, "alice", "correct horse 1")
     page.goto(f"{live_server.url}/cases/{case.pk}/")
-    page.click("text=People in this case (faces)")
+    page.click("text=People (faces)")
     page.wait_for_selector("#persons")
     page.wait_for_function("Array.from(document.querySelectorAll('.face-grid img')).every(i => i.complete "
                            "&& i.naturalWidth > 0)")
