@@ -51,7 +51,9 @@ def load_module(path: Path, device: str, example_shape: tuple[int, ...] | None) 
 
     module = to_torch(path).to(device)
     if example_shape is not None and torch.device(device).type == "cpu":
-        module = optimise_for_cpu(module, torch.rand(example_shape) * 255)
+        # A deterministic, non-constant pixel ramp: tracing needs only an input of the right shape and range.
+        example = torch.linspace(0.0, 255.0, int(np.prod(example_shape))).reshape(example_shape)
+        module = optimise_for_cpu(module, example)
     return module
 
 
