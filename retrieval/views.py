@@ -13,11 +13,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from retrieval import http_ranges, storage
 from retrieval.forms import CaseForm, MemberForm
+from retrieval.lookups import visible_case_or_404, visible_media_or_404
 from retrieval.models import (
     Alert,
     AlertStatus,
@@ -36,11 +37,11 @@ MEDIA_PAGE_SIZE = 48
 
 
 def _visible_case(request: HttpRequest, pk: int) -> Case:
-    return get_object_or_404(Case.objects.visible_to(request.user), pk=pk)
+    return visible_case_or_404(request.user, pk)
 
 
 def _visible_media(request: HttpRequest, pk: int) -> MediaItem:
-    return get_object_or_404(MediaItem.objects.filter(case__in=Case.objects.visible_to(request.user)), pk=pk)
+    return visible_media_or_404(request.user, pk)
 
 
 @login_required

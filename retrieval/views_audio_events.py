@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 
+from retrieval.lookups import visible_media_or_404
 from retrieval.media_io import DecodeError
-from retrieval.models import Case, Finding, MediaItem
+from retrieval.models import Case, Finding
 from retrieval.services import audio_events
 
 
@@ -56,7 +57,7 @@ def similar_sounds(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def spectrogram(request: HttpRequest, pk: int) -> FileResponse:
-    media = get_object_or_404(MediaItem.objects.visible_to(request.user), pk=pk)
+    media = visible_media_or_404(request.user, pk)
     if media.kind not in ("audio", "video"):
         raise Http404("no audio")
     try:

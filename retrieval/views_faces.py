@@ -18,6 +18,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from retrieval.lookups import visible_case_or_404
 from retrieval.models import Case, Finding, Watchlist, WatchlistKind
 from retrieval.models.cases import WRITE_ROLES
 from retrieval.models.faces import FaceClusterRun, Person
@@ -28,7 +29,7 @@ FACES_PER_PAGE = 60
 
 
 def _visible_case(request: HttpRequest, pk: int) -> Case:
-    return get_object_or_404(Case.objects.visible_to(request.user), pk=pk)
+    return visible_case_or_404(request.user, pk)
 
 
 @login_required

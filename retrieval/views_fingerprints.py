@@ -15,6 +15,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from retrieval.lookups import visible_media_or_404
 from retrieval.models import Case, FingerPosition, MediaItem, Subject, Watchlist, WatchlistKind
 from retrieval.models.cases import WRITE_ROLES
 from retrieval.services import audit, fingerprints
@@ -28,7 +29,7 @@ def _error(request: HttpRequest, exc: Exception) -> None:
 
 
 def _visible_media(request: HttpRequest, pk: int) -> MediaItem:
-    return get_object_or_404(MediaItem.objects.visible_to(request.user).select_related("case"), pk=pk)
+    return visible_media_or_404(request.user, pk)
 
 
 def _visible_subject(request: HttpRequest, pk: int | str | None) -> Subject:

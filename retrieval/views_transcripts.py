@@ -5,10 +5,11 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Page, Paginator
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.utils.http import content_disposition_header
 
-from retrieval.models import Case, MediaItem
+from retrieval.lookups import visible_media_or_404
+from retrieval.models import Case
 from retrieval.services import audit, transcripts
 
 PAGE_SIZE = 20
@@ -51,7 +52,7 @@ def transcript_search(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def transcript_export(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
-    media = get_object_or_404(MediaItem.objects.visible_to(request.user), pk=pk)
+    media = visible_media_or_404(request.user, pk)
     lang = request.GET.get("lang", "original")
     try:
         body, content_type, filename = transcripts.export_response_parts(media, fmt, lang)
