@@ -13,6 +13,8 @@ EXAMPLES := $(sort $(wildcard examples/*/pyproject.toml))
 STAMP := $(VENV)/.installed
 APT_RUN := $(sort $(wildcard plugins/*/apt.txt))
 MODEL_INSTALLERS := $(sort $(wildcard plugins/*/install_models.py))
+# Same rule as settings.MMSEC_MODEL_DIR: MMSEC_MODEL_DIR, else $MMSEC_VAR_DIR/models, else var/models.
+MODEL_DIR := $(or $(MMSEC_MODEL_DIR),$(if $(MMSEC_VAR_DIR),$(MMSEC_VAR_DIR)/models,var/models))
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: run test deps apt apt-test models lint screenshots bench clean-var help
@@ -50,7 +52,7 @@ apt-test: apt
 	@$(call apt_install,chromium)
 
 models: $(STAMP)
-	@$(foreach m,$(MODEL_INSTALLERS),$(PY) -m $(subst /,.,$(basename $(m))) var/models/$(word 2,$(subst /, ,$(m))) &&) true
+	@$(foreach m,$(MODEL_INSTALLERS),$(PY) -m $(subst /,.,$(basename $(m))) $(MODEL_DIR)/$(word 2,$(subst /, ,$(m))) &&) true
 
 run: deps apt models
 	$(PY) -m mmsec_site.run

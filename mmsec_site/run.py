@@ -54,6 +54,7 @@ def main() -> int:
     try:
         _manage("migrate", "--noinput")
         _manage("ensure_admin")
+        _manage("sync_plugins", "--enable-defaults")
         queues = ",".join(all_queues())
         py = sys.executable
         children.append(subprocess.Popen(

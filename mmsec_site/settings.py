@@ -222,6 +222,13 @@ MMSEC_JOB_MAX_ATTEMPTS = env_int("MMSEC_JOB_MAX_ATTEMPTS", 5)
 
 #: Deploy-time plugin overrides (paths, device): {"face": {"device": "cuda"}}; admin settings override tunables.
 MMSEC_PLUGINS_CONFIG: dict[str, dict[str, object]] = {}
+#: Enabled on the first start of a fresh database (``sync_plugins --enable-defaults``, run by ``make run``), so
+#: uploads are analysed without a visit to the admin; later starts never override an administrator's choice.
+#: face_dlib (the second face model) and the example plugin stay off.
+MMSEC_DEFAULT_PLUGINS = env_list("MMSEC_DEFAULT_PLUGINS", ["face", "audio_events", "audio_fingerprint",
+                                                           "speech_translation", "fingerprint"])
+#: Load the web-side models (probe photos, transcript queries) when a web process starts (mmsec_site/wsgi.py).
+MMSEC_WEB_WARMUP = env_bool("MMSEC_WEB_WARMUP", True)
 MMSEC_VIDEO_FRAME_INTERVAL_S = float(env_str("MMSEC_VIDEO_FRAME_INTERVAL_S", "1.0"))
 
 # --------------------------------------------------------------------------- API

@@ -1,6 +1,7 @@
 """Plugin management and running plugins over media.
 
-- ``sync_plugins`` mirrors the registry into ``PluginConfiguration`` rows (new plugins start disabled).
+- ``sync_plugins`` mirrors the registry into ``PluginConfiguration`` rows (new plugins start
+  disabled; ``enable_defaults`` turns on ``MMSEC_DEFAULT_PLUGINS`` once, on a fresh database).
 - ``fan_out`` schedules one ``plugin:<name>@<version>`` job per enabled plugin that fits the media kind.
 - ``run_plugin_job`` builds work items (images, sampled video frames, audio tracks), batches them,
   calls the loaded plugin in this worker process and stores its findings idempotently.
@@ -27,6 +28,7 @@ from django.utils import timezone
 
 from retrieval import inference, media_io, storage
 from retrieval.models import (
+    AuditEvent,
     EmbeddingSpace,
     JobState,
     MediaItem,
@@ -116,6 +118,23 @@ def sync_plugins() -> list[PluginConfiguration]:
         installed=False, load_error="not installed (no entry point in the mmsec.plugins group)"
     )
     return rows
+
+
+def enable_defaults() -> list[str]:
+    """First start of a fresh database: enable ``MMSEC_DEFAULT_PLUGINS`` that are installed; returns their names.
+
+    Does nothing once any plugin configuration has been changed (a ``plugin.configure`` audit event exists,
+    including the ones this function writes), so a restart never re-enables what an administrator turned off.
+    """
+    if AuditEvent.objects.filter(action="plugin.configure").exists():
+        return []
+    enabled = []
+    for name in django_settings.MMSEC_DEFAULT_PLUGINS:
+        config = PluginConfiguration.objects.filter(name=name, installed=True).first()
+        if config is not None and not config.enabled:
+            update_configuration(actor=None, config=config, enabled=True)
+            enabled.append(name)
+    return enabled
 
 
 def _artifact_dict(artifact: Any) -> dict[str, str]:

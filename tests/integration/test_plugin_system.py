@@ -41,6 +41,18 @@ def test_new_plugins_appear_disabled(personas) -> None:
     assert PluginConfiguration.objects.get(name="image_phash").installed
 
 
+def test_first_start_enables_the_default_plugins_once(personas, settings) -> None:
+    """`make run` on a fresh database: the bundled default plugins work without a visit to the admin;
+    after an administrator has configured plugins, a restart never overrides their choice."""
+    settings.MMSEC_DEFAULT_PLUGINS = ["histogram", "no_such_plugin"]
+    assert plugins.enable_defaults() == ["histogram"]
+    assert PluginConfiguration.objects.get(name="histogram").enabled
+    plugins.update_configuration(actor=personas["staff"], config=PluginConfiguration.objects.get(name="histogram"),
+                                 enabled=False)
+    assert plugins.enable_defaults() == []
+    assert not PluginConfiguration.objects.get(name="histogram").enabled
+
+
 def test_enabled_plugins_process_uploads_and_results_are_searchable(api, personas) -> None:
     _enable(personas)
     red = upload(api("alice"), personas["case"].pk, "red.png", samples.png_bytes(color=(250, 10, 10))).json()

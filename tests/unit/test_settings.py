@@ -39,3 +39,26 @@ def test_it_rejects_bad_booleans(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MMSEC_FLAG", "maybe")
     with pytest.raises(ImproperlyConfigured, match="MMSEC_FLAG"):
         env_bool("MMSEC_FLAG")
+
+
+@pytest.mark.parametrize("env, expected", [
+    ({}, "var/models"),
+    ({"MMSEC_VAR_DIR": "/srv/mmsec-state"}, "/srv/mmsec-state/models"),
+    ({"MMSEC_VAR_DIR": "/srv/mmsec-state", "MMSEC_MODEL_DIR": "/opt/weights"}, "/opt/weights"),
+])
+def test_make_models_installs_where_the_settings_look(env: dict[str, str], expected: str) -> None:
+    """`make run` with MMSEC_VAR_DIR (or MMSEC_MODEL_DIR) must find the weights that `make models` installed:
+    the Makefile and settings.MMSEC_MODEL_DIR agree on the directory (regression: the load test's `make run`
+    in its own state dir failed every face job with "model file not found")."""
+    import os
+    import shutil
+    import subprocess
+
+    if shutil.which("make") is None:
+        pytest.skip("no make")
+    root = Path(__file__).resolve().parents[2]
+    clean = {k: v for k, v in os.environ.items() if k not in ("MMSEC_VAR_DIR", "MMSEC_MODEL_DIR")}
+    out = subprocess.run(["make", "-n", "models"], cwd=root, env={**clean, **env},
+                         capture_output=True, text=True, check=True).stdout
+    installs = [line for line in out.splitlines() if "install_models" in line]
+    assert installs and all(f" {expected}/" in line for line in installs), out

@@ -15,10 +15,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--enable", nargs="*", default=[], help="also enable these plugins")
+        parser.add_argument("--enable-defaults", action="store_true",
+                            help="on a database where no plugin was ever configured, enable MMSEC_DEFAULT_PLUGINS")
 
     def handle(self, *args: Any, **options: Any) -> None:
         from retrieval.models import PluginConfiguration
-        from retrieval.services.plugins import update_configuration
+        from retrieval.services.plugins import enable_defaults, update_configuration
 
         rows = sync_plugins()
         for row in rows:
@@ -26,6 +28,9 @@ class Command(BaseCommand):
                               f"{'enabled' if row.enabled else 'disabled'}")
         for name, reason in get_registry().broken.items():
             self.stdout.write(self.style.ERROR(f"{name}: BROKEN: {reason}"))
+        if options["enable_defaults"]:
+            for name in enable_defaults():
+                self.stdout.write(f"{name}: enabled (first start default; change it in the admin)")
         for name in options["enable"]:
             config = PluginConfiguration.objects.get(name=name)
             update_configuration(actor=None, config=config, enabled=True)

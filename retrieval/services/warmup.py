@@ -1,0 +1,72 @@
+"""Load the models that web requests run, when a web process starts, instead of on the first user's request.
+
+Probe-photo search (the face model) and semantic transcript search (MiniLM) run in the web process. Loaded
+lazily, the first such request after each start waited 8-15 s (measured by bench/load_test.py); this warm-up
+runs once per web process in a background thread (``mmsec_site/wsgi.py``, ``MMSEC_WEB_WARMUP``), so requests
+are answered meanwhile and the lazy path stays the fallback. Never raises: a missing or disabled model is
+skipped and logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from django.db import connection
+
+log = logging.getLogger(__name__)
+
+
+def _face_probe_model() -> None:
+    from PIL import Image
+
+    from retrieval.models import PluginConfiguration
+    from retrieval.services import faces
+
+    if not PluginConfiguration.objects.filter(name=faces.FACE_PLUGIN, enabled=True, installed=True).exists():
+        raise LookupError("face plugin not enabled")
+    with tempfile.TemporaryDirectory() as tmp:
+        blank = Path(tmp) / "warmup.png"
+        Image.new("RGB", (64, 64), (128, 128, 128)).save(blank)
+        faces.probe_faces(blank)  # loads and verifies the weights; finds no face
+
+
+def _transcript_query_model() -> None:
+    from retrieval.services import transcripts
+
+    if not transcripts.embed_query.available():
+        raise LookupError("MiniLM weights not installed")
+    transcripts.embed_query("warm-up")
+
+
+WARMERS = {"face probe": _face_probe_model, "transcript semantic search": _transcript_query_model}
+
+
+def warm_web_models() -> dict[str, float | str]:
+    """Load each web-side model; returns seconds per model, or why it was skipped."""
+    done: dict[str, float | str] = {}
+    for name, warm in WARMERS.items():
+        started = time.monotonic()
+        try:
+            warm()
+            done[name] = round(time.monotonic() - started, 2)
+        except Exception as exc:  # noqa: BLE001 - a warm-up must never take the web process down
+            done[name] = f"skipped: {exc}"
+    log.info("web models warmed up: %s", done)
+    return done
+
+
+def _warm_in_thread() -> None:
+    try:
+        warm_web_models()
+    finally:
+        connection.close()  # this thread's own database connection
+
+
+def start_in_background() -> threading.Thread:
+    thread = threading.Thread(target=_warm_in_thread, name="mmsec-web-warmup", daemon=True)
+    thread.start()
+    return thread

@@ -1,0 +1,43 @@
+"""Web-side models load when a web process starts, not on the first user's probe or query."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from retrieval import inference
+from retrieval.models import PluginConfiguration
+from retrieval.services import plugins, transcripts, warmup
+
+pytestmark = pytest.mark.django_db
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def real_weights(settings):
+    settings.MMSEC_MODEL_DIR = ROOT / "var" / "models"
+    plugins.sync_plugins()
+    if not PluginConfiguration.objects.get(name="face").installed or not transcripts.embed_query.available():
+        pytest.skip("face or MiniLM weights not installed (make models)")
+    inference.unload_all()
+    yield
+    inference.unload_all()
+
+
+def test_warm_up_loads_the_face_probe_model_and_minilm(real_weights, personas) -> None:
+    plugins.update_configuration(actor=personas["staff"], config=PluginConfiguration.objects.get(name="face"),
+                                 enabled=True)
+    done = warmup.warm_web_models()
+    assert isinstance(done["face probe"], float), done
+    assert isinstance(done["transcript semantic search"], float), done
+    assert any(name == "face" for name, _ in inference._loaded), "the face model stays loaded for the next probe"
+    assert transcripts.embed_query._model is not None
+
+
+def test_warm_up_skips_a_disabled_plugin_and_never_raises(real_weights, settings) -> None:
+    assert not PluginConfiguration.objects.get(name="face").enabled
+    done = warmup.warm_web_models()
+    assert done["face probe"] == "skipped: face plugin not enabled"
+    settings.MMSEC_MODEL_DIR = Path("/nonexistent")
+    assert str(warmup.warm_web_models()["transcript semantic search"]).startswith("skipped")
