@@ -287,6 +287,8 @@ def main() -> int:
     ap.add_argument("corpus", nargs="?", default="/work/corpus")
     ap.add_argument("--users", type=int, default=50)
     ap.add_argument("--minutes", type=float, default=5)
+    ap.add_argument("--spawn-rate", type=float, default=1, help="users started per second (people log in over a "
+                    "minute, not all in the same second)")
     ap.add_argument("--var", default="/tmp/mmsec-load")
     ap.add_argument("--port", type=int, default=8790)
     ap.add_argument("--fresh", action="store_true", help="delete the state dir first")
@@ -322,7 +324,7 @@ def main() -> int:
         env = dict(os.environ, MMSEC_LOAD_PLAN=str(var / "plan.json"), MMSEC_LOAD_HISTORY=str(prefix) +
                    "_requests.jsonl")
         cmd = [str(ROOT / ".venv" / "bin" / "locust"), "-f", str(ROOT / "bench" / "locustfile.py"), "--headless",
-               "-u", str(args.users), "-r", "5", "-t", f"{int(args.minutes * 60)}s", "--host",
+               "-u", str(args.users), "-r", str(args.spawn_rate), "-t", f"{int(args.minutes * 60)}s", "--host",
                f"http://127.0.0.1:{args.port}", "--csv", str(prefix), "--only-summary", "--stop-timeout", "30"]
         print("running locust:", " ".join(cmd), flush=True)
         subprocess.run(cmd, cwd=ROOT / "bench", env=env, check=False)

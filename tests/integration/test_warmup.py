@@ -41,3 +41,14 @@ def test_warm_up_skips_a_disabled_plugin_and_never_raises(real_weights, settings
     assert done["face probe"] == "skipped: face plugin not enabled"
     settings.MMSEC_MODEL_DIR = Path("/nonexistent")
     assert str(warmup.warm_web_models()["transcript semantic search"]).startswith("skipped")
+
+
+def test_web_processes_run_torch_single_threaded(settings) -> None:
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        settings.MMSEC_WEB_TORCH_THREADS = 1
+        assert warmup.limit_torch_threads() == 1 == torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
