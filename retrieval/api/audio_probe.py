@@ -4,8 +4,6 @@ cases you may see (``retrieval.services.audio_probe``)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -15,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from retrieval.api.probes import with_probe
 from retrieval.services import audio_probe
 
 HIT_FIELDS = ("media_id", "media_name", "media_kind", "case_id", "case_title", "start_s", "end_s", "segments",
@@ -33,14 +32,8 @@ class AudioProbeView(APIView):
 
     @extend_schema(request={"multipart/form-data": AudioProbeSerializer}, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request) -> Response:
-        upload = request.FILES.get("file")
-        try:
-            AudioProbeSerializer(data=request.data).is_valid(raise_exception=True)
-            result = audio_probe.probe_clip(request.user, Path(upload.temporary_file_path()), name=upload.name,
-                                            request=request)
-        finally:
-            if upload is not None:
-                upload.discard()
+        result = with_probe(request, AudioProbeSerializer, lambda path, name, _: audio_probe.probe_clip(
+            request.user, path, name=name, request=request))
         if result.error:
             raise ValidationError({"file": result.error})
         return Response({

@@ -7,7 +7,6 @@ Querysets start from ``visible_to(request.user)`` (other cases answer 404); writ
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -24,6 +23,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from retrieval.api.probes import with_probe
 from retrieval.models import Case, Enrolment, FingerPosition, MediaItem, Subject, Watchlist
 from retrieval.services import fingerprints
 
@@ -249,16 +249,8 @@ class ProbeView(APIView):
     @extend_schema(request={"multipart/form-data": ProbeSerializer}, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request) -> Response:
         """Multipart ``file`` (+ optional ``dpi``, ``scope``) → decision ("match" / "no match") and candidates."""
-        upload = request.FILES.get("file")
-        try:
-            ser = ProbeSerializer(data=request.data)
-            ser.is_valid(raise_exception=True)
-            data = ser.validated_data
-            probe = fingerprints.identify_probe(request.user, Path(upload.temporary_file_path()), name=upload.name,
-                                                dpi=data.get("dpi"), scope=data["scope"], request=request)
-        finally:
-            if upload is not None:
-                upload.discard()
+        probe = with_probe(request, ProbeSerializer, lambda path, name, data: fingerprints.identify_probe(
+            request.user, path, name=name, dpi=data.get("dpi"), scope=data["scope"], request=request))
         if probe.error or probe.result is None:
             raise ValidationError({"file": probe.error or "no result"})
         result = probe.result

@@ -9,7 +9,6 @@ model runs.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from django.conf import settings as django_settings
 
 from retrieval import media_io
 from retrieval.models import PluginConfiguration
+from retrieval.weights import sha256_file
 
 #: Largest probe file accepted (bytes); the audio probe analyses at most ``MAX_CLIP_S`` of it anyway.
 MAX_PROBE_BYTES = 64 * 1024 * 1024
@@ -48,12 +48,8 @@ def check_file(path: Path, accept: set[str], what: str) -> media_io.Sniffed:
     return sniffed
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+#: Streamed SHA-256 of the probe file (the audit rows' ``probe_sha256``).
+sha256_of = sha256_file
 
 
 def run_plugin(name: str, item: Any) -> list[Any]:

@@ -14,6 +14,7 @@ from retrieval.models import AuditEvent, Finding, MediaItem
 from retrieval.services import audio_probe, fingerprints, probes, references
 from tests import fingerprint_samples as fp
 from tests import reference_audio as ra
+from tests import samples
 from tests.integration.test_audio_events import _enable, _process, siren_scene
 from tests.integration.test_fingerprints import _print, _subject, fp_plugin, gallery  # noqa: F401 - fixtures
 
@@ -90,6 +91,18 @@ def test_long_clip_is_cut_to_the_analysis_limit(personas, tmp_path, anthem, refe
     assert abs(result.best_recording.reference_start_s - 5.0 - result.best_recording.clip_start_s) < 0.5
 
 
+def test_video_dropped_on_the_audio_probe_uses_its_sound(personas, tmp_path, anthem, reference_collection) -> None:
+    part = anthem[int(20.0 * ra.SR):int(30.0 * ra.SR)]
+    track = np.interp(np.arange(int(10.0 * 22050)) / 22050, np.arange(part.size) / ra.SR, part)
+    video = _write(tmp_path, "dashcam.mp4", samples.mp4_bytes(seconds=10.0, size=(96, 64), soundtrack=track))
+    result = audio_probe.probe_clip(personas["alice"], video)
+    assert result.error == "" and result.kind == "video"
+    assert result.best_recording.recording == reference_collection["anthem.wav"]
+    assert abs(result.best_recording.reference_start_s - 20.0 - result.best_recording.clip_start_s) < 0.5
+    silent = _write(tmp_path, "silent.mp4", samples.mp4_bytes(seconds=2.0, with_audio=False))
+    assert "no audio" in audio_probe.probe_clip(personas["alice"], silent).error
+
+
 def test_similar_sounds_come_only_from_visible_cases(api, personas, settings, tmp_path, client) -> None:
     _enable(personas, settings)
     ours = _process(api, personas, "alice", "case", "harbour-siren.wav", siren_scene(seed=1, at_s=4.0))
@@ -163,7 +176,8 @@ def test_fingerprint_probe_page_and_api(client, api, personas, gallery) -> None:
     assert response.status_code == 200, response.content
     data = response.json()
     assert data["decision"] == "match" and data["candidates"][0]["media"] == gallery["a0"].pk
-    assert data["candidates"][0]["subjects"][0]["name"].startswith("Anna Adams") and len(data["probe"]["minutiae"]) >= 12
+    assert data["candidates"][0]["subjects"][0]["name"].startswith("Anna Adams")
+    assert len(data["probe"]["minutiae"]) >= 12
     response = api("charlie").post("/api/v1/fingerprints/probe/", {"file": _file("m.png", fp.synthetic(11, 1)),
                                                                    "scope": "all"}, format="multipart")
     assert response.status_code == 200 and response.json()["candidates"] == []
