@@ -16,7 +16,7 @@ from tests import fingerprint_samples as fp
 from tests import reference_audio as ra
 from tests import samples
 from tests.integration.test_audio_events import _enable, _process, siren_scene
-from tests.integration.test_fingerprints import _print, _subject, fp_plugin, gallery  # noqa: F401 - fixtures
+from tests.integration.test_fingerprints import _print, fp_plugin, gallery  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.django_db
 
