@@ -13,6 +13,7 @@ from retrieval import (
     views_faces,
     views_fingerprints,
     views_models,
+    views_probes,
     views_references,
     views_reports,
     views_search,
@@ -72,6 +73,9 @@ urlpatterns = [
     path("media/<int:pk>/fingerprint/dpi/", views_fingerprints.set_dpi, name="fingerprint-dpi"),
     path("media/<int:pk>/fingerprint/template/", views_fingerprints.template_download, name="fingerprint-template"),
     path("media/<int:pk>/fingerprint/image.png", views_fingerprints.print_image, name="fingerprint-image"),
+    # search by example: audio clip, fingerprint image (never stored)
+    path("search/audio/", views_probes.audio_probe_search, name="audio-probe"),
+    path("search/fingerprint/", views_probes.fingerprint_probe_search, name="fingerprint-probe"),
     path("references/", views_references.collection_list, name="reference-collection-list"),
     path("references/<int:pk>/", views_references.collection_detail, name="reference-collection-detail"),
     path("references/recordings/<int:pk>/file/", views_references.recording_file, name="reference-recording-file"),

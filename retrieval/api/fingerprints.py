@@ -1,4 +1,5 @@
-"""/api/v1/subjects/ and /api/v1/fingerprints/: subjects and enrolment, 1:N identify, 1:1 verify, DPI, ISO export.
+"""/api/v1/subjects/ and /api/v1/fingerprints/: subjects and enrolment, 1:N identify (of evidence or of a probe
+image, ``fingerprints/probe/``), 1:1 verify, DPI, ISO export.
 
 Querysets start from ``visible_to(request.user)`` (other cases answer 404); writes go through
 ``retrieval.services.fingerprints`` (role checks, quality rules, audit).
@@ -17,10 +18,12 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from retrieval.api.probes import with_probe
 from retrieval.models import Case, Enrolment, FingerPosition, MediaItem, Subject, Watchlist
 from retrieval.services import fingerprints
 
@@ -228,3 +231,34 @@ class TemplateView(APIView):
         response = HttpResponse(record, content_type="application/octet-stream")
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
+
+
+class ProbeSerializer(serializers.Serializer):
+    file = serializers.FileField()
+    dpi = serializers.FloatField(required=False, allow_null=True, min_value=fingerprints.DPI_RANGE[0],
+                                 max_value=fingerprints.DPI_RANGE[1])
+    scope = serializers.ChoiceField(choices=["enrolled", "all"], required=False, default="enrolled")
+
+
+class ProbeView(APIView):
+    """1:N of a fingerprint image that is not evidence: analysed in the request, never stored (audited)."""
+
+    parser_classes = [MultiPartParser]
+    serializer_class = ProbeSerializer  # for the schema generator (the view validates with it explicitly)
+
+    @extend_schema(request={"multipart/form-data": ProbeSerializer}, responses=OpenApiTypes.OBJECT)
+    def post(self, request: Request) -> Response:
+        """Multipart ``file`` (+ optional ``dpi``, ``scope``) → decision ("match" / "no match") and candidates."""
+        probe = with_probe(request, ProbeSerializer, lambda path, name, data: fingerprints.identify_probe(
+            request.user, path, name=name, dpi=data.get("dpi"), scope=data["scope"], request=request))
+        if probe.error or probe.result is None:
+            raise ValidationError({"file": probe.error or "no result"})
+        result = probe.result
+        return Response({
+            "probe_sha256": probe.sha256, "scope": result.scope, "decision": result.decision,
+            "threshold": result.threshold, "gallery": result.gallery, "reranked": result.candidates,
+            "elapsed_ms": round(result.elapsed_ms, 1),
+            "probe": {"quality": result.probe.quality, "dpi": result.probe.dpi, "width": result.probe.width,
+                      "height": result.probe.height, "minutiae": [_minutia(m) for m in result.probe.minutiae]},
+            "candidates": [_comparison(c) for c in result.comparisons],
+        })

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from retrieval.api import audio_events, faces, fingerprints, references, transcripts, views, watchlists
+from retrieval.api import audio_events, audio_probe, faces, fingerprints, references, transcripts, views, watchlists
 
 router = DefaultRouter()
 router.register("cases", views.CaseViewSet, basename="case")
@@ -32,6 +32,8 @@ urlpatterns = [
     path("faces/probe/", faces.ProbeSearchView.as_view(), name="face-probe-api"),
     path("fingerprints/identify/", fingerprints.IdentifyView.as_view(), name="fingerprint-api-identify"),
     path("fingerprints/verify/", fingerprints.VerifyView.as_view(), name="fingerprint-api-verify"),
+    path("fingerprints/probe/", fingerprints.ProbeView.as_view(), name="fingerprint-api-probe"),
+    path("audio/probe/", audio_probe.AudioProbeView.as_view(), name="audio-probe-api"),
     path("fingerprints/<int:pk>/", fingerprints.PrintView.as_view(), name="fingerprint-api-print"),
     path("fingerprints/<int:pk>/dpi/", fingerprints.DpiView.as_view(), name="fingerprint-api-dpi"),
     path("fingerprints/<int:pk>/template/", fingerprints.TemplateView.as_view(), name="fingerprint-api-template"),

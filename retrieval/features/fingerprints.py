@@ -45,7 +45,8 @@ def fingerprint_panel(media: MediaItem, user: Any) -> Panel | None:
 
 
 register_search_mode(SearchMode(
-    key="fingerprints", title="Fingerprints", asks_with="fingerprint image", order=20, url_name="fingerprint-verify",
-    description="Compare a print with an enrolled subject (1:1); identify a print against every enrolled print "
-                "you may see (1:N) from its page, with the matched minutiae drawn side by side.",
+    key="fingerprints", title="Fingerprints", asks_with="fingerprint image", order=20, url_name="fingerprint-probe",
+    description="Drop a fingerprint image: 1:N against every enrolled print you may see, calibrated scores and "
+                "an explicit “no match”, the matched minutiae side by side; 1:1 verification against a subject "
+                "is linked from there.",
 ))

@@ -299,6 +299,36 @@ def _merge_runs(hits: list[search.Hit]) -> list[list[search.Hit]]:
     return sorted(runs, key=lambda run: -max(h.similarity for h in run))
 
 
+def event_chip(e: Finding) -> dict[str, Any]:
+    return {"label": e.label, "plain_name": plain_name(e.label, e.data), "color": color_of(e.label),
+            "score": round(float(e.score or 0), 3)}
+
+
+def hit_rows(hits: list[search.Hit], model_version: str, query_media_id: int | None = None) -> list[dict[str, Any]]:
+    """Segment hits as result rows, best first: contiguous segments of a recording merged into one row with its
+    media, time span (link to the player at the start), best similarity and the events stored there."""
+    media = {m.pk: m for m in MediaItem.objects.filter(pk__in={h.media_id for h in hits}).select_related("case")}
+    events = events_overlapping(media, [model_version])
+    rows = []
+    for run in _merge_runs(hits):
+        m = media.get(run[0].media_id)
+        if m is None:
+            continue
+        start, end = run[0].start_s or 0.0, run[-1].end_s or 0.0
+        best = max(run, key=lambda h: h.similarity)
+        there = [e for e in events.get(m.pk, []) if (e.start_s or 0) < end and (e.end_s or e.start_s or 0) > start]
+        rows.append({
+            "finding_id": best.finding_id, "media_id": m.pk, "media_name": m.original_name, "media_kind": m.kind,
+            "case_id": m.case_id, "case_title": m.case.title, "start_s": start, "end_s": end,
+            "segments": len(run), "similarity": round(best.similarity, 4),
+            "pct": max(0, min(100, round(best.similarity * 100))),
+            "href": media_href(m.pk, start), "same_media": m.pk == query_media_id,
+            "clock": f"{clock(start)}–{clock(end)}",
+            "events": [event_chip(e) for e in there],
+        })
+    return rows
+
+
 def similar_sounds(user: Any, finding_id: int, k: int = 20, case_ids: list[int] | None = None,
                    media_kinds: list[str] | None = None, min_similarity: float = 0.0,
                    request: Any = None) -> SimilarSounds:
@@ -320,26 +350,7 @@ def similar_sounds(user: Any, finding_id: int, k: int = 20, case_ids: list[int] 
     result = search.search_similar(user, space, vector, k=k + len(used), filters=search.SearchFilters(
         case_ids=case_ids, media_kinds=media_kinds or None))
     hits = [h for h in result.hits if h.finding_id not in set(used) and h.similarity >= min_similarity][:k]
-    media = {m.pk: m for m in MediaItem.objects.filter(pk__in={h.media_id for h in hits}).select_related("case")}
-    events = events_overlapping(media, [space.model_version])
-    rows = []
-    for run in _merge_runs(hits):
-        m = media.get(run[0].media_id)
-        if m is None:
-            continue
-        start, end = run[0].start_s or 0.0, run[-1].end_s or 0.0
-        best = max(run, key=lambda h: h.similarity)
-        there = [e for e in events.get(m.pk, []) if (e.start_s or 0) < end and (e.end_s or e.start_s or 0) > start]
-        rows.append({
-            "finding_id": best.finding_id, "media_id": m.pk, "media_name": m.original_name, "media_kind": m.kind,
-            "case_id": m.case_id, "case_title": m.case.title, "start_s": start, "end_s": end,
-            "segments": len(run), "similarity": round(best.similarity, 4),
-            "pct": max(0, min(100, round(best.similarity * 100))),
-            "href": media_href(m.pk, start), "same_media": m.pk == event.media_id,
-            "clock": f"{clock(start)}–{clock(end)}",
-            "events": [{"label": e.label, "plain_name": plain_name(e.label, e.data), "color": color_of(e.label),
-                        "score": round(float(e.score or 0), 3)} for e in there],
-        })
+    rows = hit_rows(hits, space.model_version, query_media_id=event.media_id)
     audit.record("audio_events.similar", actor=user, target=event.media, case_id=event.case_id, request=request,
                  details={"finding": event.pk, "k": k, "hits": len(rows), "path": result.path,
                           "cases": case_ids, "kinds": media_kinds or [], "min_similarity": min_similarity})

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from django.conf import settings as django_settings
 from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -483,28 +482,12 @@ class ProbeResult:
 
 def probe_faces(path: Path) -> list[Any]:
     """Run the face plugin (active model version) on one probe image in this process, on CPU."""
-    from retrieval import inference
-    from retrieval.models import ModelVersion
     from retrieval.plugin_api import Item
     from retrieval.plugin_api import MediaKind as ItemKind
-    from retrieval.plugin_registry import get_registry
-    from retrieval.services.plugins import effective_settings
+    from retrieval.services import probes
 
-    cls = get_registry().get(FACE_PLUGIN)
-    config = PluginConfiguration.objects.filter(name=FACE_PLUGIN).first()
-    if cls is None or config is None:
-        raise ValueError("the face plugin is not installed")
-    version = config.active_model_version or cls.model_version
-    model = ModelVersion.objects.filter(plugin=FACE_PLUGIN, version=version).first()
-    model_dir = Path(django_settings.MMSEC_MODEL_DIR) / FACE_PLUGIN
-    if model and model.weights_path:
-        model_dir = Path(model.weights_path)
-    loaded = inference.get_loaded(cls, version, effective_settings(config, cls), model_dir, "cpu",
-                                  model.artifacts if model else [])
-    [result] = loaded.plugin.process([Item(media_id=0, kind=ItemKind.IMAGE, path=path)])
-    if result.error:
-        raise ValueError(result.error)
-    return sorted(result.findings, key=lambda f: -float(f.data.get("quality_score", 0.0)))
+    findings = probes.run_plugin(FACE_PLUGIN, Item(media_id=0, kind=ItemKind.IMAGE, path=path))
+    return sorted(findings, key=lambda f: -float(f.data.get("quality_score", 0.0)))
 
 
 def probe_search(user: Any, path: Path, *, request: Any = None, k: int = PROBE_RESULTS) -> ProbeResult:

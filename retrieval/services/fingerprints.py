@@ -15,8 +15,10 @@ calibration, see the plugin's README) next to the raw MCC score.
 
 from __future__ import annotations
 
+import base64
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -39,7 +41,9 @@ from retrieval.models import (
     WatchlistKind,
 )
 from retrieval.models.cases import WRITE_ROLES
-from retrieval.services import audit, jobs, search
+from retrieval.plugin_api import Item
+from retrieval.plugin_api import MediaKind as ItemKind
+from retrieval.services import audit, jobs, probes, search
 from retrieval.services.cases import require_role
 
 PLUGIN = "fingerprint"
@@ -137,9 +141,12 @@ class Minutia:
 
 @dataclass(frozen=True)
 class PrintView:
-    """A print ready to draw: an SVG viewBox in original pixels, minutiae and the ridge-area box."""
+    """A print ready to draw: an SVG viewBox in original pixels, minutiae and the ridge-area box.
 
-    media: MediaItem
+    ``media`` is None for a probe image that is not evidence; ``image_uri`` then holds its picture inline.
+    """
+
+    media: MediaItem | None
     finding: Finding
     width: int
     height: int
@@ -151,6 +158,12 @@ class PrintView:
     dpi_source: str
     dpi_note: str
     area_mm2: float | None
+    image_uri: str = ""
+    probe_name: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.media.original_name if self.media is not None else self.probe_name or "probe print"
 
     @property
     def quality_band(self) -> str:
@@ -173,13 +186,14 @@ def _quality_color(q: float) -> str:
     return "#16a34a" if q >= 0.5 else "#d97706" if q >= 0.25 else "#dc2626"
 
 
-def print_view(media: MediaItem, finding: Finding) -> PrintView:
+def print_view(media: MediaItem | None, finding: Finding, *, image_uri: str = "", probe_name: str = "") -> PrintView:
     data = finding.data or {}
     dpi = float(data.get("dpi") or 500.0)
     scale = dpi / 500.0
-    size = data.get("size") or [media.width or 0, media.height or 0]
-    width = int(round(float(size[0]) * scale)) or int(media.width or 1)
-    height = int(round(float(size[1]) * scale)) or int(media.height or 1)
+    mw, mh = (media.width or 0, media.height or 0) if media is not None else (0, 0)
+    size = data.get("size") or [mw, mh]
+    width = int(round(float(size[0]) * scale)) or int(mw or 1)
+    height = int(round(float(size[1]) * scale)) or int(mh or 1)
     tick = max(6.0, 12.0 * scale)
     rows = []
     for i, row in enumerate(data.get("minutiae") or []):
@@ -192,7 +206,7 @@ def print_view(media: MediaItem, finding: Finding) -> PrintView:
     return PrintView(media=media, finding=finding, width=width, height=height, scale=scale, minutiae=rows,
                      box=finding.box, quality=float(data.get("quality") or finding.score or 0),
                      dpi=dpi, dpi_source=str(data.get("dpi_source") or ""), dpi_note=str(data.get("dpi_note") or ""),
-                     area_mm2=data.get("area_mm2"))
+                     area_mm2=data.get("area_mm2"), image_uri=image_uri, probe_name=probe_name)
 
 
 def display_png(media: MediaItem) -> bytes:
@@ -451,57 +465,148 @@ def require_print(media: MediaItem) -> Finding:
     return finding
 
 
+def _check_scope(scope: str) -> None:
+    if scope not in ("enrolled", "all"):
+        raise ValidationError("scope is 'enrolled' (subjects' prints) or 'all' (every print you may see)")
+
+
+@dataclass
+class _Ranked:
+    comparisons: list[Comparison]
+    gallery: int
+    path: str
+
+
+def _rank(user: Any, space: Any, probe: Finding, *, scope: str, k: int, exclude_media_id: int | None = None
+          ) -> _Ranked:
+    """The 1:N core: candidates by the probe's index code among prints of visible cases (enrolled ones unless
+    ``scope="all"``; never the probe's own item), re-ranked by the minutiae matcher, best first.
+
+    ``probe`` is a stored print finding or an unsaved one built from a probe image (``probe_finding``).
+    """
+    visible = list(Case.objects.visible_to(user).values_list("id", flat=True))
+    if space is None or probe.vector is None:
+        return _Ranked([], 0, "empty")
+    exclude = [exclude_media_id] if exclude_media_id is not None else []
+    filters = search.SearchFilters(exclude_media_ids=exclude, labels=["fingerprint"],
+                                   media_ids=enrolled_media_ids(visible) if scope == "enrolled" else None)
+    result = search.search_similar(user, space, probe.vector, k=k, filters=filters)
+    gallery_rows = Finding.objects.filter(space=space, case_id__in=visible, label="fingerprint",
+                                          vector__isnull=False).exclude(media_id__in=exclude)
+    if filters.media_ids is not None:
+        gallery_rows = gallery_rows.filter(media_id__in=filters.media_ids)
+    gallery = gallery_rows.count()  # exact (the search's own figure is a planning estimate)
+    findings = {f.pk: f for f in Finding.objects.filter(pk__in=[h.finding_id for h in result.hits])
+                .select_related("media")}
+    hits = [h for h in result.hits if h.finding_id in findings]
+    comparisons: list[Comparison] = []
+    if hits:
+        scores = _matching().match_many(probe.data, [findings[h.finding_id].data for h in hits])
+        by_media = enrolments_by_media([h.media_id for h in hits], visible)
+        threshold = identify_threshold()
+        for h, s in zip(hits, scores.tolist(), strict=True):
+            f = findings[h.finding_id]
+            comparisons.append(Comparison(finding=f, media=f.media, score=float(s), calibrated=calibrated(s),
+                                          similarity=h.similarity, enrolments=by_media.get(h.media_id, []),
+                                          is_match=s >= threshold))
+        comparisons.sort(key=lambda c: -c.score)
+    return _Ranked(comparisons, gallery, result.path)
+
+
+def _identification(probe_view: PrintView, ranked: _Ranked, *, scope: str, shown: int, started: float
+                    ) -> Identification:
+    for c in ranked.comparisons[:shown]:
+        c.view = print_view(c.media, c.finding)
+        _, c.pairs = _pairs(probe_view, c.view)
+    return Identification(probe=probe_view, scope=scope, threshold=identify_threshold(),
+                          comparisons=ranked.comparisons[:shown], candidates=len(ranked.comparisons),
+                          gallery=ranked.gallery, path=ranked.path, elapsed_ms=(time.monotonic() - started) * 1000)
+
+
+def _identify_details(ident: Identification, scope: str) -> dict[str, Any]:
+    best = ident.best
+    return {"scope": scope, "decision": ident.decision, "candidates": ident.candidates,
+            "best_score": round(best.score, 4) if best else None,
+            "best_media_id": best.media.pk if best else None,
+            "shown_media_ids": [c.media.pk for c in ident.comparisons]}
+
+
 def identify(user: Any, media: MediaItem, *, scope: str = "enrolled", k: int = CANDIDATES, shown: int = SHOWN,
              request: Any = None) -> Identification:
     """1:N: candidates by the index code (visible cases only), re-ranked by the minutiae matcher."""
     started = time.monotonic()
-    if scope not in ("enrolled", "all"):
-        raise ValidationError("scope is 'enrolled' (subjects' prints) or 'all' (every print you may see)")
+    _check_scope(scope)
     probe = require_print(media)
     space = search.active_space(PLUGIN, SPACE)
-    visible = list(Case.objects.visible_to(user).values_list("id", flat=True))
-    comparisons: list[Comparison] = []
-    path, gallery = "empty", 0
     if space is not None and probe.space_id != space.pk:
         raise ValidationError("this print was processed by another model version than the one searched; "
                               "identify it again when its reprocessing has finished")
-    if space is not None and probe.vector is not None:
-        filters = search.SearchFilters(exclude_media_ids=[media.pk], labels=["fingerprint"],
-                                       media_ids=enrolled_media_ids(visible) if scope == "enrolled" else None)
-        result = search.search_similar(user, space, probe.vector, k=k, filters=filters)
-        path = result.path
-        gallery_rows = Finding.objects.filter(space=space, case_id__in=visible, label="fingerprint",
-                                              vector__isnull=False).exclude(media_id=media.pk)
-        if filters.media_ids is not None:
-            gallery_rows = gallery_rows.filter(media_id__in=filters.media_ids)
-        gallery = gallery_rows.count()  # exact (the search's own figure is a planning estimate)
-        findings = {f.pk: f for f in Finding.objects.filter(pk__in=[h.finding_id for h in result.hits])
-                    .select_related("media")}
-        hits = [h for h in result.hits if h.finding_id in findings]
-        if hits:
-            scores = _matching().match_many(probe.data, [findings[h.finding_id].data for h in hits])
-            by_media = enrolments_by_media([h.media_id for h in hits], visible)
-            threshold = identify_threshold()
-            for h, s in zip(hits, scores.tolist(), strict=True):
-                f = findings[h.finding_id]
-                comparisons.append(Comparison(finding=f, media=f.media, score=float(s), calibrated=calibrated(s),
-                                              similarity=h.similarity, enrolments=by_media.get(h.media_id, []),
-                                              is_match=s >= threshold))
-            comparisons.sort(key=lambda c: -c.score)
-    probe_view = print_view(media, probe)
-    for c in comparisons[:shown]:
-        c.view = print_view(c.media, c.finding)
-        _, c.pairs = _pairs(probe_view, c.view)
-    ident = Identification(probe=probe_view, scope=scope, threshold=identify_threshold(),
-                           comparisons=comparisons[:shown], candidates=len(comparisons), gallery=gallery, path=path,
-                           elapsed_ms=(time.monotonic() - started) * 1000)
-    best = ident.best
+    ranked = _rank(user, space, probe, scope=scope, k=k, exclude_media_id=media.pk)
+    ident = _identification(print_view(media, probe), ranked, scope=scope, shown=shown, started=started)
     audit.record("fingerprint.identify", actor=user, target=media, case_id=media.case_id, request=request,
-                 details={"scope": scope, "decision": ident.decision, "candidates": ident.candidates,
-                          "best_score": round(best.score, 4) if best else None,
-                          "best_media_id": best.media.pk if best else None,
-                          "shown_media_ids": [c.media.pk for c in ident.comparisons]})
+                 details=_identify_details(ident, scope))
     return ident
+
+
+# --------------------------------------------------------------------------- probe image (never stored)
+
+
+def probe_finding(path: Path, dpi: float | None = None) -> Finding:
+    """Run the fingerprint plugin (active model) on an image in this process; the print as an unsaved finding.
+
+    Raises ``probes.ProbeError`` (a ``ValueError``) with the plugin's reason when it is not a usable print.
+    """
+    if dpi is not None and not DPI_RANGE[0] <= float(dpi) <= DPI_RANGE[1]:
+        raise probes.ProbeError(f"DPI must be between {DPI_RANGE[0]:.0f} and {DPI_RANGE[1]:.0f}")
+    found = [f for f in probes.run_plugin(PLUGIN, Item(media_id=0, kind=ItemKind.IMAGE, path=path,
+                                                       dpi=float(dpi) if dpi is not None else None))
+             if f.label == "fingerprint" and f.vector is not None]
+    if not found:
+        raise probes.ProbeError("no fingerprint was found in the image")
+    f = found[0]
+    box = list(f.region.box) if f.region is not None and f.region.box is not None else None
+    return Finding(plugin=PLUGIN, label="fingerprint", score=f.score, data=dict(f.data),
+                   vector=[float(x) for x in f.vector], box=box)
+
+
+def probe_png_uri(path: Path) -> str:
+    """The probe image as an inline ``data:`` PNG (decoded like evidence, at display size): shown, never stored."""
+    png = media_io.encode_png(media_io.read_image(path, max_side=DISPLAY_MAX_SIDE))
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+@dataclass
+class ProbeIdentification:
+    """1:N of a probe image: the identification, or the reason there is none (``error``)."""
+
+    sha256: str
+    name: str
+    result: Identification | None = None
+    error: str = ""
+
+
+def identify_probe(user: Any, path: Path, *, name: str = "", dpi: float | None = None, scope: str = "enrolled",
+                   k: int = CANDIDATES, shown: int = SHOWN, request: Any = None) -> ProbeIdentification:
+    """1:N identification of an uploaded image that is not evidence (analysed here, never stored); audited."""
+    started = time.monotonic()
+    _check_scope(scope)
+    digest = ""
+    try:
+        probes.check_file(path, {"image"}, "a fingerprint image")
+        digest = probes.sha256_of(path)
+        image_uri = probe_png_uri(path)  # decodes the image: a corrupt file fails here, before the plugin
+        probe = probe_finding(path, dpi)
+        view = print_view(None, probe, image_uri=image_uri, probe_name=name)
+    except (ValueError, media_io.DecodeError) as exc:
+        audit.record("fingerprint.probe_identify", actor=user, request=request,
+                     details={"probe_sha256": digest or None, "scope": scope, "error": str(exc)[:300]})
+        return ProbeIdentification(digest, name, error=str(exc))
+    ranked = _rank(user, search.active_space(PLUGIN, SPACE), probe, scope=scope, k=k)
+    ident = _identification(view, ranked, scope=scope, shown=shown, started=started)
+    audit.record("fingerprint.probe_identify", actor=user, request=request,
+                 details={"probe_sha256": digest, "dpi": dpi, "minutiae": len(view.minutiae),
+                          "quality": round(view.quality, 1), **_identify_details(ident, scope)})
+    return ProbeIdentification(digest, name, ident)
 
 
 @dataclass

@@ -375,6 +375,55 @@ def match_batch(plugin: Any, items: Sequence[Item], results: list[ItemResult]) -
     return out
 
 
+# --------------------------------------------------------------------------- matching a probe clip
+
+
+@dataclass(frozen=True)
+class ClipMatch:
+    """A known recording found in a probe clip (times in seconds; ``confidence`` calibrated 0..1)."""
+
+    recording: ReferenceRecording
+    clip_start_s: float
+    clip_end_s: float
+    reference_start_s: float
+    reference_end_s: float
+    confidence: float
+    matched_hashes: int
+
+
+def fingerprint_clip(path: Path) -> Any:
+    """The landmark fingerprint (query density) of a short audio file. Raises ``DecodeError``."""
+    return _plugin().fingerprint_full(path)
+
+
+def identify_clip(user: Any, fp: Any) -> list[ClipMatch]:
+    """Recordings of the collections ``user`` may see that occur in the fingerprint ``fp``, best first.
+
+    The same matcher and calibrated threshold as evidence matching (``match_batch``): an empty list is
+    the explicit "no known recording".
+    """
+    plugin = _plugin()
+    if len(fp) == 0:
+        return []
+    tracks = ReferenceRecording.objects.visible_to(user).filter(status=RecordingStatus.READY,
+                                                                 model_version=plugin.model_version)
+    scope = fingerprint_store.scoped(fingerprint_store.snapshot(plugin.model_version),
+                                     tracks.values_list("pk", flat=True))
+    if scope is None:
+        return []
+    occurrences = plugin.match(fp, scope)
+    recordings = tracks.select_related("collection", "collection__case").in_bulk({o.track_id for o in occurrences})
+    out = [ClipMatch(recordings[o.track_id], round(o.evidence_start_s, 3), round(o.evidence_end_s, 3),
+                     round(o.reference_start_s, 3), round(o.reference_end_s, 3), float(o.confidence), int(o.count))
+           for o in occurrences if o.track_id in recordings]
+    return sorted(out, key=lambda m: (-m.confidence, m.clip_start_s))
+
+
+def reference_collections_visible(user: Any) -> int:
+    """How many ready reference recordings ``user`` may match against (for the "nothing to match" message)."""
+    return ReferenceRecording.objects.visible_to(user).filter(status=RecordingStatus.READY).count()
+
+
 # --------------------------------------------------------------------------- reading matches
 
 
