@@ -52,11 +52,8 @@ def check_file(path: Path, accept: set[str], what: str) -> media_io.Sniffed:
 sha256_of = sha256_file
 
 
-def run_plugin(name: str, item: Any) -> list[Any]:
-    """Run the active model of plugin ``name`` on one ``plugin_api.Item`` in this process (CPU), loaded once.
-
-    Returns the item's findings; raises ``ProbeError`` when the plugin is not installed or refuses the item.
-    """
+def load_plugin(name: str) -> Any:
+    """The active model of plugin ``name``, loaded once in this process (CPU); ``ProbeError`` when it cannot be."""
     from retrieval import inference
     from retrieval.models import ModelVersion
     from retrieval.plugin_api import PluginError
@@ -73,11 +70,18 @@ def run_plugin(name: str, item: Any) -> list[Any]:
     if model and model.weights_path:
         model_dir = Path(model.weights_path)
     try:
-        loaded = inference.get_loaded(cls, version, effective_settings(config, cls), model_dir, "cpu",
-                                      model.artifacts if model else [])
+        return inference.get_loaded(cls, version, effective_settings(config, cls), model_dir, "cpu",
+                                    model.artifacts if model else []).plugin
     except (inference.ArtifactMismatch, PluginError, OSError, RuntimeError) as exc:
         raise ProbeError(f"the {name} model could not be loaded ({exc})") from exc
-    [result] = loaded.plugin.process([item])
+
+
+def run_plugin(name: str, item: Any) -> list[Any]:
+    """Run the active model of plugin ``name`` on one ``plugin_api.Item`` in this process (CPU), loaded once.
+
+    Returns the item's findings; raises ``ProbeError`` when the plugin is not installed or refuses the item.
+    """
+    [result] = load_plugin(name).process([item])
     if result.error:
         raise ProbeError(result.error)
     return list(result.findings)

@@ -1,8 +1,8 @@
 """Load the models that web requests run, when a web process starts, instead of on the first user's request.
 
-Probe-photo search (the face model) and semantic transcript search (MiniLM) run in the web process. Loaded
-lazily, the first such request after each start waited 8-15 s (measured by bench/load_test.py); this warm-up
-runs once per web process in a background thread (``mmsec_site/wsgi.py``, ``MMSEC_WEB_WARMUP``), so requests
+Probe searches (face photo, audio clip, fingerprint image) and semantic transcript search (MiniLM) run models in
+the web process. Loaded lazily, the first such request after each start waited 8-15 s (measured by
+bench/load_test.py); this warm-up runs once per web process in a background thread (``mmsec_site/wsgi.py``, ``MMSEC_WEB_WARMUP``), so requests
 are answered meanwhile and the lazy path stays the fallback. Never raises: a missing or disabled model is
 skipped and logged.
 """
@@ -10,10 +10,8 @@ skipped and logged.
 from __future__ import annotations
 
 import logging
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 from django.conf import settings
 from django.db import connection
@@ -21,18 +19,22 @@ from django.db import connection
 log = logging.getLogger(__name__)
 
 
-def _face_probe_model() -> None:
-    from PIL import Image
+#: Plugins whose models web requests run: probe photos (face), audio clips (audio_events, audio_fingerprint)
+#: and fingerprint images (fingerprint).
+PROBE_PLUGINS = ("face", "audio_events", "audio_fingerprint", "fingerprint")
 
+
+def _probe_models() -> None:
     from retrieval.models import PluginConfiguration
-    from retrieval.services import faces
+    from retrieval.services import probes
 
-    if not PluginConfiguration.objects.filter(name=faces.FACE_PLUGIN, enabled=True, installed=True).exists():
-        raise LookupError("face plugin not enabled")
-    with tempfile.TemporaryDirectory() as tmp:
-        blank = Path(tmp) / "warmup.png"
-        Image.new("RGB", (64, 64), (128, 128, 128)).save(blank)
-        faces.probe_faces(blank)  # loads and verifies the weights; finds no face
+    enabled = set(PluginConfiguration.objects.filter(name__in=PROBE_PLUGINS, enabled=True, installed=True)
+                  .values_list("name", flat=True))
+    if not enabled:
+        raise LookupError("no probe plugin enabled")
+    for name in PROBE_PLUGINS:
+        if name in enabled:
+            probes.load_plugin(name)
 
 
 def _transcript_query_model() -> None:
@@ -43,7 +45,7 @@ def _transcript_query_model() -> None:
     transcripts.embed_query("warm-up")
 
 
-WARMERS = {"face probe": _face_probe_model, "transcript semantic search": _transcript_query_model}
+WARMERS = {"probe models": _probe_models, "transcript semantic search": _transcript_query_model}
 
 
 def warm_web_models() -> dict[str, float | str]:

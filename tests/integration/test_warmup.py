@@ -25,20 +25,21 @@ def real_weights(settings):
     inference.unload_all()
 
 
-def test_warm_up_loads_the_face_probe_model_and_minilm(real_weights, personas) -> None:
+def test_warm_up_loads_the_probe_models_and_minilm(real_weights, personas) -> None:
     plugins.update_configuration(actor=personas["staff"], config=PluginConfiguration.objects.get(name="face"),
                                  enabled=True)
     done = warmup.warm_web_models()
-    assert isinstance(done["face probe"], float), done
+    assert isinstance(done["probe models"], float), done
     assert isinstance(done["transcript semantic search"], float), done
     assert any(name == "face" for name, _ in inference._loaded), "the face model stays loaded for the next probe"
+    assert not any(name == "fingerprint" for name, _ in inference._loaded), "disabled plugins are not loaded"
     assert transcripts.embed_query._model is not None
 
 
 def test_warm_up_skips_a_disabled_plugin_and_never_raises(real_weights, settings) -> None:
     assert not PluginConfiguration.objects.get(name="face").enabled
     done = warmup.warm_web_models()
-    assert done["face probe"] == "skipped: face plugin not enabled"
+    assert done["probe models"] == "skipped: no probe plugin enabled"
     settings.MMSEC_MODEL_DIR = Path("/nonexistent")
     assert str(warmup.warm_web_models()["transcript semantic search"]).startswith("skipped")
 
