@@ -50,7 +50,7 @@ FACE_SPACE = "face"
 TRACKED_PLUGINS = frozenset({"face", "face_dlib"})
 FALLBACK_THRESHOLD = 0.49
 CROP_SIDE = 160
-PROBE_RESULTS = 30
+PROBE_RESULTS = 100  # the page shows them 20 at a time
 
 
 # --------------------------------------------------------------------------- scores
@@ -490,8 +490,11 @@ def probe_faces(path: Path) -> list[Any]:
     return sorted(findings, key=lambda f: -float(f.data.get("quality_score", 0.0)))
 
 
-def probe_search(user: Any, path: Path, *, request: Any = None, k: int = PROBE_RESULTS) -> ProbeResult:
+def probe_search(user: Any, path: Path, *, request: Any = None, k: int = PROBE_RESULTS,
+                 filters: Any = None) -> ProbeResult:
     """Best face of the probe photo → ranked faces in all visible cases, calibrated; "unknown" below threshold.
+
+    ``filters`` (``probes.ProbeFilters``): cases, upload dates, media kind and a minimum calibrated score.
 
     Ranking: similarity lowered a little for poor-quality faces (``0.9 + 0.1 * quality``), one
     result per evidence item (its best face, with the frame time for videos).
@@ -511,7 +514,10 @@ def probe_search(user: Any, path: Path, *, request: Any = None, k: int = PROBE_R
     face = faces[0]
     used = {"box": list(face.region.box) if face.region else None, "quality": face.data.get("quality_score"),
             "enrol_ok": face.data.get("enrol_ok")}
-    found = search.search_similar(user, space, face.vector, k=max(k * 4, 50))
+    from retrieval.services.probes import NO_FILTERS
+
+    filters = filters or NO_FILTERS
+    found = search.search_similar(user, space, face.vector, k=max(k * 4, 50), filters=filters.search_filters())
     findings = Finding.objects.in_bulk([h.finding_id for h in found.hits])
     media = MediaItem.objects.in_bulk({h.media_id for h in found.hits})
     persons = person_of(findings)
@@ -519,6 +525,8 @@ def probe_search(user: Any, path: Path, *, request: Any = None, k: int = PROBE_R
     for h in found.hits:
         f = findings.get(h.finding_id)
         if f is None:
+            continue
+        if calibrate(h.similarity, tau) < filters.min_score:
             continue
         q = quality_of(f)
         hit = ProbeHit(f, media[h.media_id], round(h.similarity, 4), calibrate(h.similarity, tau), q,
@@ -533,6 +541,7 @@ def probe_search(user: Any, path: Path, *, request: Any = None, k: int = PROBE_R
         answer = hits[0].person.display_name if hits[0].person else "match"
     audit.record("face.probe_search", actor=user, request=request,
                  details={"probe_sha256": digest, "faces": len(faces), "hits": len(hits),
+                          "filters": filters.raw,
                           "best_similarity": hits[0].similarity if hits else None, "answer": answer})
     return ProbeResult(len(faces), used, tau, hits, answer)
 

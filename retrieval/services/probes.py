@@ -9,6 +9,9 @@ model runs.
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +29,76 @@ _KIND_WORDS = {"image": "an image", "audio": "an audio file", "video": "a video"
 
 class ProbeError(ValueError):
     """The probe cannot be searched; the message is shown to the user as is."""
+
+
+@dataclass(frozen=True)
+class ProbeFilters:
+    """Where a probe search looks (form fields ``case`` (repeated), ``from``, ``to``, ``kind``, ``min_score``).
+
+    ``case_ids`` narrows within the visible cases (never widens: the search adds visibility in SQL);
+    ``min_score`` applies to the score the page shows (calibrated for faces and fingerprints, similarity
+    for sounds)."""
+
+    case_ids: list[int] | None = None
+    media_kinds: list[str] | None = None
+    uploaded_after: datetime | None = None
+    uploaded_before: datetime | None = None  # exclusive: the day after the "to" date
+    min_score: float = 0.0
+    raw: dict[str, Any] = field(default_factory=dict)  # the form values, to show them again
+
+    def search_filters(self, **extra: Any) -> Any:
+        from retrieval.services import search
+
+        return search.SearchFilters(case_ids=self.case_ids, media_kinds=self.media_kinds,
+                                    uploaded_after=self.uploaded_after, uploaded_before=self.uploaded_before,
+                                    **extra)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.case_ids or self.media_kinds or self.uploaded_after or self.uploaded_before
+                    or self.min_score)
+
+
+def _day(value: str, name: str) -> datetime | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        day = date.fromisoformat(value)
+    except ValueError as exc:
+        raise ProbeError(f"{name}: give a date like 2026-11-27") from exc
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def parse_filters(query: Any, kinds: tuple[str, ...]) -> ProbeFilters:
+    """Filters from a form or API payload; ``kinds`` are the media kinds this probe can find."""
+    getlist = query.getlist if hasattr(query, "getlist") else lambda k: (
+        query[k] if isinstance(query.get(k), list) else [query[k]]) if k in query else []
+    raw_cases = [str(c).strip() for c in getlist("case") if str(c).strip()]
+    if not all(c.isdigit() for c in raw_cases):
+        raise ProbeError("case: give case ids")
+    media_kinds = [k for k in getlist("kind") if k]
+    if any(k not in kinds for k in media_kinds):
+        raise ProbeError(f"kind: one of {', '.join(kinds)}")
+    try:
+        min_score = float(query.get("min_score") or 0.0)
+    except (TypeError, ValueError) as exc:
+        raise ProbeError("min_score: give a number between 0 and 1") from exc
+    if math.isnan(min_score) or not 0.0 <= min_score <= 1.0:
+        raise ProbeError("min_score: give a number between 0 and 1")
+    after, until = _day(query.get("from", ""), "from"), _day(query.get("to", ""), "to")
+    if after and until and until < after:
+        raise ProbeError("the 'to' date is before the 'from' date")
+    return ProbeFilters(case_ids=sorted({int(c) for c in raw_cases}) or None, media_kinds=media_kinds or None,
+                        uploaded_after=after, uploaded_before=until + timedelta(days=1) if until else None,
+                        min_score=min_score,
+                        raw={"cases": [int(c) for c in raw_cases], "from": query.get("from", "") or "",
+                             "to": query.get("to", "") or "", "kind": media_kinds[0] if media_kinds else "",
+                             "min_score": query.get("min_score", "") or ""})
+
+
+NO_FILTERS = ProbeFilters()
+
 
 
 def max_probe_bytes() -> int:

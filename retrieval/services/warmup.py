@@ -2,9 +2,9 @@
 
 Probe searches (face photo, audio clip, fingerprint image) and semantic transcript search (MiniLM) run models in
 the web process. Loaded lazily, the first such request after each start waited 8-15 s (measured by
-bench/load_test.py); this warm-up runs once per web process in a background thread (``mmsec_site/wsgi.py``, ``MMSEC_WEB_WARMUP``), so requests
-are answered meanwhile and the lazy path stays the fallback. Never raises: a missing or disabled model is
-skipped and logged.
+bench/load_test.py); this warm-up runs once per web process in a background thread (``mmsec_site/wsgi.py``,
+``MMSEC_WEB_WARMUP``), so requests are answered meanwhile and the lazy path stays the fallback. Never raises:
+a missing or disabled model is skipped and logged.
 """
 
 from __future__ import annotations
