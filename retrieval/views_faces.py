@@ -18,6 +18,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from retrieval import views_probes
 from retrieval.lookups import visible_case_or_404
 from retrieval.models import Case, Finding, Watchlist, WatchlistKind
 from retrieval.models.cases import WRITE_ROLES
@@ -140,18 +141,24 @@ def face_crop(request: HttpRequest, finding_id: int) -> FileResponse:
 @login_required
 def probe_search(request: HttpRequest) -> HttpResponse:
     writable = Case.objects.writable_by(request.user).order_by("title")
-    context: dict[str, object] = {"writable": writable, "result": None}
+    context: dict[str, object] = {"writable": writable, "result": None,
+                                  **views_probes.filter_context(request, views_probes.FACE_KINDS)}
     if request.method == "POST":
         upload = request.FILES.get("probe")
         if upload is None:
             messages.error(request, "Choose a photo with a face.")
             return redirect("face-probe")
+        filters = views_probes.parse_filters_or_message(request, views_probes.FACE_KINDS)
+        if filters is None:
+            upload.discard()
+            return render(request, "retrieval/face_probe.html", context)
         keep_case = None
         if request.POST.get("keep_in"):
             keep_case = writable.filter(pk=int(request.POST["keep_in"]) if request.POST["keep_in"].isdigit()
                                         else -1).first()
         try:
-            context["result"] = faces.probe_search(request.user, Path(upload.temporary_file_path()), request=request)
+            context["result"] = faces.probe_search(request.user, Path(upload.temporary_file_path()), request=request,
+                                                   filters=filters)
             if keep_case is not None:
                 stored = ingest.ingest_upload(actor=request.user, case=keep_case, upload=upload, request=request)
                 context["stored"] = stored.media

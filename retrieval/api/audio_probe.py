@@ -6,22 +6,21 @@ from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from retrieval.api.probes import with_probe
+from retrieval.api.probes import ProbeFilterSerializer, probe_filters, with_probe
 from retrieval.services import audio_probe
 
 HIT_FIELDS = ("media_id", "media_name", "media_kind", "case_id", "case_title", "start_s", "end_s", "segments",
               "similarity", "href", "clip_clock", "events")
 
 
-class AudioProbeSerializer(serializers.Serializer):
-    file = serializers.FileField()
+class AudioProbeSerializer(ProbeFilterSerializer):
+    pass
 
 
 class AudioProbeView(APIView):
@@ -32,8 +31,8 @@ class AudioProbeView(APIView):
 
     @extend_schema(request={"multipart/form-data": AudioProbeSerializer}, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request) -> Response:
-        result = with_probe(request, AudioProbeSerializer, lambda path, name, _: audio_probe.probe_clip(
-            request.user, path, name=name, request=request))
+        result = with_probe(request, AudioProbeSerializer, lambda path, name, data: audio_probe.probe_clip(
+            request.user, path, name=name, request=request, filters=probe_filters(data, ("audio", "video"))))
         if result.error:
             raise ValidationError({"file": result.error})
         return Response({

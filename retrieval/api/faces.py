@@ -6,7 +6,6 @@ case (403 for viewers, 404 for outsiders) and go through ``retrieval.services.fa
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from drf_spectacular.utils import extend_schema
@@ -18,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from retrieval.api.probes import ProbeFilterSerializer, probe_filters, with_probe
 from retrieval.models import Case, Finding
 from retrieval.models.faces import Person
 from retrieval.services import audit, faces
@@ -124,8 +124,8 @@ class PersonViewSet(viewsets.ReadOnlyModelViewSet):
         return Response(PersonSerializer(person).data)
 
 
-class ProbeSerializer(serializers.Serializer):
-    file = serializers.FileField()
+class ProbeSerializer(ProbeFilterSerializer):
+    pass
 
 
 class ProbeSearchView(APIView):
@@ -139,13 +139,8 @@ class ProbeSearchView(APIView):
 
     @extend_schema(request={"multipart/form-data": ProbeSerializer})
     def post(self, request: Request) -> Response:
-        upload = request.FILES.get("file")
-        if upload is None:
-            raise ValidationError({"file": "send the probe photo as multipart field 'file'"})
-        try:
-            result = faces.probe_search(request.user, Path(upload.temporary_file_path()), request=request)
-        finally:
-            upload.discard()
+        result = with_probe(request, ProbeSerializer, lambda path, _, data: faces.probe_search(
+            request.user, path, request=request, filters=probe_filters(data, ("image", "video"))))
         if result.error:
             raise ValidationError({"file": result.error})
         return Response({

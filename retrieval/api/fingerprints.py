@@ -23,7 +23,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from retrieval.api.probes import with_probe
+from retrieval.api.probes import ProbeFilterSerializer, probe_filters, with_probe
 from retrieval.models import Case, Enrolment, FingerPosition, MediaItem, Subject, Watchlist
 from retrieval.services import fingerprints
 
@@ -233,8 +233,7 @@ class TemplateView(APIView):
         return response
 
 
-class ProbeSerializer(serializers.Serializer):
-    file = serializers.FileField()
+class ProbeSerializer(ProbeFilterSerializer):
     dpi = serializers.FloatField(required=False, allow_null=True, min_value=fingerprints.DPI_RANGE[0],
                                  max_value=fingerprints.DPI_RANGE[1])
     scope = serializers.ChoiceField(choices=["enrolled", "all"], required=False, default="enrolled")
@@ -250,7 +249,8 @@ class ProbeView(APIView):
     def post(self, request: Request) -> Response:
         """Multipart ``file`` (+ optional ``dpi``, ``scope``) → decision ("match" / "no match") and candidates."""
         probe = with_probe(request, ProbeSerializer, lambda path, name, data: fingerprints.identify_probe(
-            request.user, path, name=name, dpi=data.get("dpi"), scope=data["scope"], request=request))
+            request.user, path, name=name, dpi=data.get("dpi"), scope=data["scope"], request=request,
+            filters=probe_filters(data, ("image",))))
         if probe.error or probe.result is None:
             raise ValidationError({"file": probe.error or "no result"})
         result = probe.result

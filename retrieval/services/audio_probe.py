@@ -37,7 +37,7 @@ MIN_CLIP_S = 1.0
 #: Segment vectors of the clip searched (evenly spread over it) and nearest segments fetched for each.
 MAX_QUERY_SEGMENTS = 16
 PER_SEGMENT = 30
-RESULTS = 20
+RESULTS = 100  # shown 20 per page (client-side pager)
 
 
 @dataclass
@@ -93,7 +93,7 @@ def _known_recordings(user: Any, clip: Path, out: AudioProbe) -> None:
         out.notes["recordings"] = f"the clip could not be fingerprinted: {exc}"
 
 
-def _similar_sounds(user: Any, clip: Path, out: AudioProbe, k: int) -> None:
+def _similar_sounds(user: Any, clip: Path, out: AudioProbe, k: int, filters: probes.ProbeFilters) -> None:
     try:
         findings = probes.run_plugin(audio_events.PLUGIN, Item(media_id=0, kind=ItemKind.AUDIO, path=clip))
     except probes.ProbeError as exc:
@@ -114,7 +114,8 @@ def _similar_sounds(user: Any, clip: Path, out: AudioProbe, k: int) -> None:
     out.segments = len(segments)
     best: dict[int, tuple[search.Hit, Any]] = {}
     for seg in segments:
-        for h in search.search_similar(user, space, seg.vector, k=PER_SEGMENT).hits:
+        for h in search.search_similar(user, space, seg.vector, k=PER_SEGMENT,
+                                       filters=filters.search_filters()).hits:
             if h.similarity >= out.min_similarity and (h.finding_id not in best
                                                        or h.similarity > best[h.finding_id][0].similarity):
                 best[h.finding_id] = (h, seg.region)
@@ -130,9 +131,14 @@ def _similar_sounds(user: Any, clip: Path, out: AudioProbe, k: int) -> None:
                                f"{out.min_similarity:g})")
 
 
-def probe_clip(user: Any, path: Path, *, name: str = "", k: int = RESULTS, request: Any = None) -> AudioProbe:
-    """Analyse an uploaded clip (never stored) and answer both questions; audited. Errors go to ``.error``."""
+def probe_clip(user: Any, path: Path, *, name: str = "", k: int = RESULTS, request: Any = None,
+               filters: probes.ProbeFilters = probes.NO_FILTERS) -> AudioProbe:
+    """Analyse an uploaded clip (never stored) and answer both questions; audited. Errors go to ``.error``.
+
+    ``filters`` narrow "where do similar sounds occur" (cases, dates, media kind); ``min_score`` raises the
+    similarity a hit needs."""
     out = AudioProbe(sha256="", name=name)
+    out.min_similarity = max(out.min_similarity, filters.min_score)
     try:
         out.sha256 = probes.sha256_of(path) if path.exists() else ""
         out.kind, out.duration_s, samples = _decode(path)
@@ -147,7 +153,7 @@ def probe_clip(user: Any, path: Path, *, name: str = "", k: int = RESULTS, reque
         media_io.write_wav(clip, samples, SAMPLE_RATE)
         del samples
         _known_recordings(user, clip, out)
-        _similar_sounds(user, clip, out, k)
+        _similar_sounds(user, clip, out, k, filters)
     best = out.best_recording
     audit.record("audio.probe_search", actor=user, request=request, details={
         "probe_sha256": out.sha256, "kind": out.kind, "duration_s": out.duration_s, "analysed_s": out.analysed_s,
@@ -156,6 +162,6 @@ def probe_clip(user: Any, path: Path, *, name: str = "", k: int = RESULTS, reque
         "best_confidence": round(best.confidence, 4) if best else None,
         "events": len(out.events), "segments": out.segments, "hits": len(out.hits),
         "best_similarity": out.hits[0]["similarity"] if out.hits else None,
-        "hit_media_ids": [r["media_id"] for r in out.hits],
+        "hit_media_ids": [r["media_id"] for r in out.hits], "filters": filters.raw,
     })
     return out

@@ -477,8 +477,8 @@ class _Ranked:
     path: str
 
 
-def _rank(user: Any, space: Any, probe: Finding, *, scope: str, k: int, exclude_media_id: int | None = None
-          ) -> _Ranked:
+def _rank(user: Any, space: Any, probe: Finding, *, scope: str, k: int, exclude_media_id: int | None = None,
+          narrow: probes.ProbeFilters = probes.NO_FILTERS) -> _Ranked:
     """The 1:N core: candidates by the probe's index code among prints of visible cases (enrolled ones unless
     ``scope="all"``; never the probe's own item), re-ranked by the minutiae matcher, best first.
 
@@ -488,11 +488,16 @@ def _rank(user: Any, space: Any, probe: Finding, *, scope: str, k: int, exclude_
     if space is None or probe.vector is None:
         return _Ranked([], 0, "empty")
     exclude = [exclude_media_id] if exclude_media_id is not None else []
-    filters = search.SearchFilters(exclude_media_ids=exclude, labels=["fingerprint"],
-                                   media_ids=enrolled_media_ids(visible) if scope == "enrolled" else None)
+    filters = narrow.search_filters(exclude_media_ids=exclude, labels=["fingerprint"],
+                                    media_ids=enrolled_media_ids(visible) if scope == "enrolled" else None)
     result = search.search_similar(user, space, probe.vector, k=k, filters=filters)
-    gallery_rows = Finding.objects.filter(space=space, case_id__in=visible, label="fingerprint",
-                                          vector__isnull=False).exclude(media_id__in=exclude)
+    gallery_rows = Finding.objects.filter(space=space, case_id__in=narrow.case_ids or visible,
+                                          label="fingerprint", vector__isnull=False).exclude(media_id__in=exclude)
+    gallery_rows = gallery_rows.filter(case_id__in=visible)
+    if narrow.uploaded_after:
+        gallery_rows = gallery_rows.filter(media__uploaded_at__gte=narrow.uploaded_after)
+    if narrow.uploaded_before:
+        gallery_rows = gallery_rows.filter(media__uploaded_at__lt=narrow.uploaded_before)
     if filters.media_ids is not None:
         gallery_rows = gallery_rows.filter(media_id__in=filters.media_ids)
     gallery = gallery_rows.count()  # exact (the search's own figure is a planning estimate)
@@ -506,6 +511,8 @@ def _rank(user: Any, space: Any, probe: Finding, *, scope: str, k: int, exclude_
         threshold = identify_threshold()
         for h, s in zip(hits, scores.tolist(), strict=True):
             f = findings[h.finding_id]
+            if calibrated(s) < narrow.min_score:
+                continue
             comparisons.append(Comparison(finding=f, media=f.media, score=float(s), calibrated=calibrated(s),
                                           similarity=h.similarity, enrolments=by_media.get(h.media_id, []),
                                           is_match=s >= threshold))
@@ -586,7 +593,8 @@ class ProbeIdentification:
 
 
 def identify_probe(user: Any, path: Path, *, name: str = "", dpi: float | None = None, scope: str = "enrolled",
-                   k: int = CANDIDATES, shown: int = SHOWN, request: Any = None) -> ProbeIdentification:
+                   k: int = CANDIDATES, shown: int = SHOWN, request: Any = None,
+                   filters: probes.ProbeFilters = probes.NO_FILTERS) -> ProbeIdentification:
     """1:N identification of an uploaded image that is not evidence (analysed here, never stored); audited."""
     started = time.monotonic()
     _check_scope(scope)
@@ -601,10 +609,10 @@ def identify_probe(user: Any, path: Path, *, name: str = "", dpi: float | None =
         audit.record("fingerprint.probe_identify", actor=user, request=request,
                      details={"probe_sha256": digest or None, "scope": scope, "error": str(exc)[:300]})
         return ProbeIdentification(digest, name, error=str(exc))
-    ranked = _rank(user, search.active_space(PLUGIN, SPACE), probe, scope=scope, k=k)
+    ranked = _rank(user, search.active_space(PLUGIN, SPACE), probe, scope=scope, k=k, narrow=filters)
     ident = _identification(view, ranked, scope=scope, shown=shown, started=started)
     audit.record("fingerprint.probe_identify", actor=user, request=request,
-                 details={"probe_sha256": digest, "dpi": dpi, "minutiae": len(view.minutiae),
+                 details={"probe_sha256": digest, "dpi": dpi, "minutiae": len(view.minutiae), "filters": filters.raw,
                           "quality": round(view.quality, 1), **_identify_details(ident, scope)})
     return ProbeIdentification(digest, name, ident)
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from plugins.audio_events.tests.conftest import place, siren
+from retrieval import views_probes
 from retrieval.models import MediaItem, PluginConfiguration
 from retrieval.services import fingerprints, plugins, references
 from tests import fingerprint_samples as fp
@@ -23,7 +24,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_audio_clip_probe_page_in_a_real_browser(live_server, browser_page, api, personas, settings,  # noqa: F811
-                                                 tmp_path: Path) -> None:
+                                                 tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _enable(personas, settings)
     anthem = ra.music(7, 40.0)
     collection = references.create_collection(actor=personas["alice"], case=personas["case"], name="Broadcasts")
@@ -34,7 +35,11 @@ def test_audio_clip_probe_page_in_a_real_browser(live_server, browser_page, api,
     response = upload(api("alice"), personas["case"].pk, "yard-recorder.wav", siren_scene(seed=11, at_s=3.0,
                                                                                           total_s=12.0))
     process_inline(response.json()[0]["media"]["id"])
+    response = upload(api("alice"), personas["case"].pk, "gate-camera.wav", siren_scene(seed=12, at_s=2.0,
+                                                                                        total_s=10.0))
+    process_inline(response.json()[0]["media"]["id"])
     before = MediaItem.objects.count()
+    monkeypatch.setattr(views_probes, "PAGE_SIZE", 1)  # two hits → two pages of the client-side pager
 
     clip = tmp_path / "intercept.wav"  # 8 s of the anthem from 10 s, then a siren
     tail = place(6.0, ra.SR, 1.0, siren(4.0, ra.SR), seed=5)
@@ -54,9 +59,21 @@ def test_audio_clip_probe_page_in_a_real_browser(live_server, browser_page, api,
     row = page.inner_text("#recording-results tbody tr")
     assert "10." in row or "9.9" in row, row  # the offset in the reference
     assert page.is_visible("#clip-events >> text=Siren")
-    assert page.locator("#similar-results tbody tr").count() >= 1
-    assert "yard-recorder.wav" in page.inner_text("#similar-results")
+    n = page.locator("#similar-results tbody tr").count()
+    assert n >= 2  # both recordings
+    assert page.locator("#similar-results tbody tr:visible").count() == 1
+    assert page.inner_text(".pager [role=status]") == f"Results 1–1 of {n}"
+    assert page.is_disabled(".pager button:has-text('Previous')")
+    first = page.inner_text("#similar-results tbody tr:visible")
+    page.click(".pager button:has-text('Next')")
+    assert page.inner_text(".pager [role=status]") == f"Results 2–2 of {n}"
+    assert page.inner_text("#similar-results tbody tr:visible") != first
+    names = page.eval_on_selector_all("#similar-results tbody tr", "rows => rows.map(r => r.textContent).join(' ')")
+    assert "yard-recorder.wav" in names and "gate-camera.wav" in names
     assert page.locator("#similar-results a[href*='?t=']").count() >= 1
+    page.click(".pager button:has-text('Previous')")
+    page.click("details.probe-filters summary")
+    assert page.is_visible("#pf-from") and page.is_visible("#pf-min-score")
     page.screenshot(path=str(shots / "probe-audio.png"), full_page=True)
     assert MediaItem.objects.count() == before  # the clip was not stored
 
@@ -106,6 +123,7 @@ def test_fingerprint_probe_page_in_a_real_browser(live_server, browser_page, api
         const img = svg && svg.querySelector('image'); return !!img && img.getBBox().width > 0
         && svg.getBoundingClientRect().width > 200; }""")
     assert first.locator("image").first.get_attribute("href").startswith("data:image/png;base64,")
+    page.wait_for_load_state("networkidle")  # the candidates' print images (SVG <image>) load after the page
     page.screenshot(path=str(shots / "probe-fingerprint.png"), full_page=True)
     assert MediaItem.objects.count() == before
 

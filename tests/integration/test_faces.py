@@ -326,6 +326,18 @@ def test_real_faces_cluster_probe_search_and_watchlist(api, personas, real_face,
     assert MediaItem.objects.filter(original_name="audrey.jpg").count() == 0  # not kept as evidence
     assert AuditEvent.objects.filter(action="face.probe_search").count() == 3
 
+    # limits: another case (invisible to alice) narrows to nothing; video only finds nothing; min score
+    for limits in ({"case": [personas["other_case"].pk]}, {"kind": "video"}, {"min_score": 0.99}):
+        body = api("alice").post("/api/v1/faces/probe/", {"file": _file(fr / "obama3.jpg"), **limits},
+                                 format="multipart").json()
+        assert body["results"] == [] and body["answer"] == "unknown", (limits, body)
+    body = api("alice").post("/api/v1/faces/probe/", {"file": _file(fr / "obama3.jpg"), "min_score": 0.5,
+                                                      "case": [personas["case"].pk]}, format="multipart").json()
+    assert body["answer"] == obama.display_name and all(r["score"] >= 0.5 for r in body["results"])
+    with (fr / "obama3.jpg").open("rb") as fh:
+        page = client.post("/faces/search/", {"probe": fh, "kind": "video"}).content.decode()
+    assert "No face within your limits" in page and 'name="kind"' in page
+
 
 def _file(path: Path):
     from django.core.files.uploadedfile import SimpleUploadedFile

@@ -5,6 +5,7 @@ with 1:N re-ranking; visibility per persona, bad input (page message / API 400, 
 from __future__ import annotations
 
 import io
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -133,6 +134,56 @@ def test_similar_sounds_come_only_from_visible_cases(api, personas, settings, tm
     assert AuditEvent.objects.filter(action="audio.probe_search").count() == 4
 
 
+def test_probe_filters_narrow_the_search_and_never_widen_it(api, personas, settings, tmp_path, client) -> None:
+    _enable(personas, settings)
+    ours = _process(api, personas, "alice", "case", "harbour-siren.wav", siren_scene(seed=1, at_s=4.0))
+    _process(api, personas, "charlie", "other_case", "their-siren.wav", siren_scene(seed=2, at_s=2.0))
+    clip = _write(tmp_path, "probe.wav", siren_scene(seed=5, at_s=1.0, total_s=6.0))
+    kinds = ("audio", "video")
+
+    def hits(**query: object) -> set[int]:
+        result = audio_probe.probe_clip(personas["bob"], clip, filters=probes.parse_filters(query, kinds))
+        assert result.error == "", result.error
+        return {h["media_id"] for h in result.hits}
+
+    today = date.today()
+    assert hits(case=[str(personas["case"].pk)]) == {ours.pk}
+    assert hits(case=[str(personas["other_case"].pk)]) == set()  # a case bob cannot see: nothing, not more
+    assert hits(kind=["video"]) == set()
+    assert hits(**{"from": (today + timedelta(days=1)).isoformat()}) == set()
+    assert hits(to=today.isoformat()) == {ours.pk}  # the "to" day is included
+    strict = audio_probe.probe_clip(personas["bob"], clip, filters=probes.parse_filters({"min_score": "0.97"}, kinds))
+    assert strict.min_similarity == 0.97 and all(h["similarity"] >= 0.97 for h in strict.hits)
+
+    client.force_login(personas["bob"])
+    body = client.post("/search/audio/", {"clip": _file("probe.wav", clip.read_bytes()),
+                                          "case": [str(personas["other_case"].pk)]}).content.decode()
+    assert "harbour-siren.wav" not in body and "their-siren.wav" not in body
+    body = client.post("/search/audio/", {"clip": _file("probe.wav", clip.read_bytes()),
+                                          "min_score": "2"}).content.decode()
+    assert "min_score: give a number between 0 and 1" in body
+    response = api("bob").post("/api/v1/audio/probe/", {"file": _file("p.wav", clip.read_bytes()),
+                                                        "case": [personas["case"].pk], "kind": "audio"},
+                               format="multipart")
+    assert response.status_code == 200 and [h["media_id"] for h in response.json()["similar_sounds"]] == [ours.pk]
+    response = api("bob").post("/api/v1/audio/probe/", {"file": _file("p.wav", clip.read_bytes()), "kind": "image"},
+                               format="multipart")
+    assert response.status_code == 400 and "kind" in response.json()["filters"]
+
+
+@pytest.mark.parametrize("query, message", [
+    ({"case": ["x"]}, "case: give case ids"),
+    ({"kind": ["text"]}, "kind: one of image, video"),
+    ({"min_score": "nan"}, "min_score"),
+    ({"min_score": "-0.1"}, "min_score"),
+    ({"from": "27/11/2026"}, "from: give a date like"),
+    ({"from": "2026-11-27", "to": "2026-11-01"}, "before the 'from' date"),
+])
+def test_bad_probe_filters_get_a_message(query: dict, message: str) -> None:
+    with pytest.raises(probes.ProbeError, match=message):
+        probes.parse_filters(query, ("image", "video"))
+
+
 # --------------------------------------------------------------------------- fingerprint image
 
 
@@ -160,6 +211,15 @@ def test_fingerprint_probe_identifies_the_enrolled_subject(api, personas, galler
                                            scope="all")
     assert outsider.result.decision == "no match" and outsider.result.comparisons == []
     assert outsider.result.gallery == 0
+
+    yesterday = (date.today() - timedelta(days=1)).isoformat()
+    dated = fingerprints.identify_probe(personas["bob"], _write(tmp_path, "m3.png", fp.synthetic(11, 1)),
+                                        filters=probes.parse_filters({"to": yesterday}, ("image",)))
+    assert dated.result.gallery == 0 and dated.result.comparisons == []
+    strict = fingerprints.identify_probe(personas["bob"], _write(tmp_path, "m4.png", fp.synthetic(11, 1)),
+                                         filters=probes.parse_filters({"min_score": "0.5"}, ("image",)))
+    assert strict.result.comparisons and all(c.calibrated >= 0.5 for c in strict.result.comparisons)
+    assert strict.result.best.media == gallery["a0"]
 
     # The media-based 1:N still works and says the same.
     evidence = _print(api, personas, "a1.png", fp.synthetic(11, 1))
