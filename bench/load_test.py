@@ -10,8 +10,8 @@ Usage: ``python bench/load_test.py [CORPUS_DIR] [--users 50] [--minutes 5] [--va
    photos, 3 sound-event clips, 2 speech clips and a fingerprint from the dev corpus, processed by the worker
    (every enabled plugin), so that search by example has real faces and sounds to start from.
 3. ``locust`` headless (bench/locustfile.py): 30 investigators in the browser, 15 API clients searching by
-   example (similar faces, similar sounds, face probe photo, transcripts), 5 uploaders adding new photos and
-   clips; the work backlog (queued + running jobs) sampled every 10 s.
+   example (similar faces, similar sounds, face probe photo, audio clip probe, transcripts), 5 uploaders adding
+   new photos and clips; the work backlog (queued + running jobs) sampled every 10 s.
 4. After the run: time until the backlog is empty, processing latency of the uploads made during the run.
 
 Writes docs/benchmarks/load_test.md and .json (figures per request group and per request name, the machine).

@@ -48,6 +48,37 @@ def _case(identity: dict[str, Any]) -> dict[str, Any]:
     return PLAN["cases"][str(identity["case"])]
 
 
+def _fresh_image(source: Path) -> bytes:
+    """A new JPEG from a corpus photo (random crop and brightness), so every upload is new evidence."""
+    from PIL import Image, ImageEnhance
+
+    with Image.open(source) as img:
+        img = img.convert("RGB")
+        w, h = img.size
+        dx, dy = random.randint(0, w // 12), random.randint(0, h // 12)
+        img = img.crop((dx, dy, w - random.randint(0, w // 12), h - random.randint(0, h // 12)))
+        img = ImageEnhance.Brightness(img).enhance(random.uniform(0.85, 1.15))
+        out = io.BytesIO()
+        img.save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+def _fresh_clip(source: Path) -> bytes:
+    """A new WAV excerpt (random start, 3-8 s) of a corpus 16 kHz speech/sound file."""
+    with wave.open(str(source), "rb") as w:
+        rate, frames, width, channels = w.getframerate(), w.getnframes(), w.getsampwidth(), w.getnchannels()
+        length = min(frames, int(rate * random.uniform(3.0, 8.0)))
+        w.setpos(random.randint(0, max(0, frames - length)))
+        data = w.readframes(length)
+    out = io.BytesIO()
+    with wave.open(out, "wb") as o:
+        o.setnchannels(channels)
+        o.setsampwidth(width)
+        o.setframerate(rate)
+        o.writeframes(data)
+    return out.getvalue()
+
+
 class Investigator(FastHttpUser):
     """A person in the browser: case list and page, media pages and previews, alerts, search pages."""
 
@@ -137,6 +168,12 @@ class ApiClient(FastHttpUser):
         self.client.post("/api/v1/faces/probe/", files={"file": (photo.name, photo.read_bytes(), "image/jpeg")},
                          headers=self.auth, name="api: face probe photo (by example)")
 
+    @task(1)
+    def audio_probe(self) -> None:
+        clip = _fresh_clip(Path(random.choice(PLAN["clips"])))
+        self.client.post("/api/v1/audio/probe/", files={"file": ("clip.wav", clip, "audio/wav")},
+                         headers=self.auth, name="api: audio clip probe (by example)")
+
     @task(3)
     def transcripts(self) -> None:
         self.client.get(f"/api/v1/search/transcripts/?q={random.choice(_WORDS)}", headers=self.auth,
@@ -149,37 +186,6 @@ class ApiClient(FastHttpUser):
     @task(1)
     def alerts(self) -> None:
         self.client.get("/api/v1/alerts/", headers=self.auth, name="api: alerts")
-
-
-def _fresh_image(source: Path) -> bytes:
-    """A new JPEG from a corpus photo (random crop and brightness), so every upload is new evidence."""
-    from PIL import Image, ImageEnhance
-
-    with Image.open(source) as img:
-        img = img.convert("RGB")
-        w, h = img.size
-        dx, dy = random.randint(0, w // 12), random.randint(0, h // 12)
-        img = img.crop((dx, dy, w - random.randint(0, w // 12), h - random.randint(0, h // 12)))
-        img = ImageEnhance.Brightness(img).enhance(random.uniform(0.85, 1.15))
-        out = io.BytesIO()
-        img.save(out, "JPEG", quality=90)
-    return out.getvalue()
-
-
-def _fresh_clip(source: Path) -> bytes:
-    """A new WAV excerpt (random start, 3-8 s) of a corpus 16 kHz speech/sound file."""
-    with wave.open(str(source), "rb") as w:
-        rate, frames, width, channels = w.getframerate(), w.getnframes(), w.getsampwidth(), w.getnchannels()
-        length = min(frames, int(rate * random.uniform(3.0, 8.0)))
-        w.setpos(random.randint(0, max(0, frames - length)))
-        data = w.readframes(length)
-    out = io.BytesIO()
-    with wave.open(out, "wb") as o:
-        o.setnchannels(channels)
-        o.setsampwidth(width)
-        o.setframerate(rate)
-        o.writeframes(data)
-    return out.getvalue()
 
 
 class Uploader(FastHttpUser):
