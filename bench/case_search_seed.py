@@ -5,7 +5,8 @@ Transcript segments are ``speech_translation`` findings as the plugin stores the
 ``tsvector`` columns fill themselves). Sentences are built from five slots (who, did what, to what, where, when:
 10^5 distinct sentences, 30 % of them in Spanish with their English translation). Their vectors are the
 normalised sum of the real MiniLM embeddings of the five English slot phrases (50 model calls, not 100,000), so
-semantic queries meet a realistic similarity distribution; random unit vectors when the weights are missing.
+semantic queries meet a realistic similarity distribution (plus a little noise per segment); random unit vectors
+when the weights are missing.
 
 Audio events are ``audio_events`` findings (label, AudioSet class, score, times) and each has one overlapping
 0.96 s segment vector (1024-d, space ``yamnet``) drawn around a per-label centre, as "sounds like this" needs.
@@ -86,6 +87,7 @@ def seed_transcripts(case: Any, n: int, rng: random.Random) -> dict[str, Any]:
     audible = list(MediaItem.objects.filter(case=case, kind__in=["audio", "video"]).values_list("id", "kind"))
     space = get_or_create_space("speech_translation", "minilm", "bench", 384)
     slot_vecs = _slot_vectors(rng)
+    noise = np.random.default_rng(rng.randint(0, 2**31))
     languages = {"en": 0, "es": 0}
 
     def fill() -> None:
@@ -95,7 +97,9 @@ def seed_transcripts(case: Any, n: int, rng: random.Random) -> dict[str, Any]:
             english = " ".join(SLOTS[s][p][0] for s, p in enumerate(picks)).capitalize() + "."
             spanish = rng.random() < 0.3
             text = " ".join(SLOTS[s][p][1] for s, p in enumerate(picks)).capitalize() + "." if spanish else english
-            vec = sum(slot_vecs[s][p] for s, p in enumerate(picks))
+            # Plus a little noise: two segments with the same five slots are worded differently in real speech
+            # (and exact duplicate vectors make a degenerate HNSW graph).
+            vec = sum(slot_vecs[s][p] for s, p in enumerate(picks)) + 0.03 * noise.standard_normal(384)
             vec = (vec / np.linalg.norm(vec)).astype(np.float32)
             lang = "es" if spanish else "en"
             languages[lang] += 1
