@@ -32,6 +32,7 @@ class WatchlistForm(forms.Form):
     watched_cases = forms.ModelMultipleChoiceField(queryset=None, required=False,  # type: ignore[arg-type]
                                                    label="Also watch these cases")
     webhook_url = forms.URLField(required=False, max_length=500, assume_scheme="https", label="Webhook URL (optional)")
+    notify_me = forms.BooleanField(required=False, initial=True, label="E-mail me about new alerts")
 
     def __init__(self, *args: object, user: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]

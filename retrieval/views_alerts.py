@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import Count, Prefetch, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -71,7 +72,8 @@ def alert_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def watchlist_list(request: HttpRequest) -> HttpResponse:
-    qs = Watchlist.objects.visible_to(request.user).select_related("case").annotate(
+    qs = Watchlist.objects.visible_to(request.user).select_related("case").prefetch_related(
+        Prefetch("notify_users", queryset=get_user_model().objects.order_by("username"))).annotate(
         entry_count=Count("entries", distinct=True),
         new_alerts=Count("alerts", filter=Q(alerts__status=AlertStatus.NEW), distinct=True),
     )
@@ -93,6 +95,7 @@ def watchlist_create(request: HttpRequest) -> HttpResponse:
             actor=request.user, case=data["case"], name=data["name"], kind=data["kind"],
             threshold=data["threshold"], description=data["description"], webhook_url=data["webhook_url"],
             watched_case_ids=[c.pk for c in data["watched_cases"]], request=request,
+            notify_usernames=[request.user.get_username()] if data["notify_me"] else [],
         )
     except (ValueError, PermissionError) as exc:
         messages.error(request, str(exc))
@@ -110,6 +113,15 @@ def watchlist_detail(request: HttpRequest, pk: int) -> HttpResponse:
             messages.error(request, "Only owners and investigators of the case can change this watchlist.")
             return redirect("watchlist-detail", pk=wl.pk)
         action = request.POST.get("action", "add")
+        if action == "notify":
+            try:
+                users = watchlists.set_notified_users(actor=request.user, watchlist=wl, request=request,
+                                                      usernames=request.POST.getlist("notify_users"))
+                messages.success(request, "Notified: " + (", ".join(u.get_username() for u in users) or "nobody")
+                                 + ".")
+            except (ValueError, PermissionError) as exc:
+                messages.error(request, str(exc))
+            return redirect("watchlist-detail", pk=wl.pk)
         if action == "toggle":
             wl.enabled = not wl.enabled
             wl.save(update_fields=["enabled", "updated_at"])
@@ -125,7 +137,9 @@ def watchlist_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 messages.error(request, str(exc))
         return redirect("watchlist-detail", pk=wl.pk)
     alerts = Alert.objects.visible_to(request.user).filter(watchlist=wl).select_related("media")[:20]
+    members = watchlists.notified_members(wl)
     return render(request, "retrieval/watchlist_detail.html", {
         "watchlist": wl, "entries": wl.entries.all(), "alerts": alerts, "writable": writable,
         "entry_form": WatchlistEntryForm(), "threshold": watchlists.threshold_of(wl),
+        "members": members, "notified_any": any(m["notified"] for m in members),
     })

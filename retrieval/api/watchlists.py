@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -34,19 +35,30 @@ class WatchlistEntrySerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "media", "created_at"]
 
 
+class UsernameListField(serializers.ListField):
+    """Users in and out as a sorted list of usernames (the members API names users the same way)."""
+
+    def to_representation(self, data: Any) -> list[str]:
+        return sorted(u.get_username() for u in data.all())
+
+
 class WatchlistSerializer(serializers.ModelSerializer):
     case = serializers.IntegerField(source="case_id")
     kind = serializers.ChoiceField(choices=WatchlistKind.choices)
     threshold = serializers.FloatField(min_value=0.0, max_value=1.0, required=False, allow_null=True, default=None)
     watched_cases = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, default=list,
                                           write_only=True)
+    notify_users = UsernameListField(
+        child=serializers.CharField(max_length=150), required=False,
+        help_text="Usernames of members of the watchlist's case (any role) e-mailed about new alerts. "
+                  "Omitted on create: you. A non-member is refused with 400.")
     effective_threshold = serializers.SerializerMethodField()
     entry_count = serializers.SerializerMethodField()
 
     class Meta:
         model = Watchlist
         fields = ["id", "case", "name", "kind", "description", "enabled", "threshold", "effective_threshold",
-                  "watched_cases", "webhook_url", "entry_count", "created_at", "updated_at"]
+                  "watched_cases", "notify_users", "webhook_url", "entry_count", "created_at", "updated_at"]
         read_only_fields = ["id", "created_at", "updated_at"]
 
     def get_effective_threshold(self, wl: Watchlist) -> float:
@@ -101,13 +113,16 @@ class WatchlistViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.
                 actor=self.request.user, case=case, name=data["name"], kind=data["kind"],
                 threshold=data.get("threshold"), description=data.get("description", ""),
                 watched_case_ids=data.get("watched_cases", []), webhook_url=data.get("webhook_url", ""),
-                request=self.request,
+                notify_usernames=data.get("notify_users"), request=self.request,
             )
+        except watchlists.NotACaseMember as exc:
+            raise ValidationError({"notify_users": [str(exc)]}) from exc
         except PermissionError as exc:
             raise ValidationError({"watched_cases": str(exc)}) from exc
         except ValueError as exc:
             raise ValidationError({"kind" if "kind" in str(exc) else "detail": str(exc)}) from exc
 
+    @transaction.atomic
     def perform_update(self, serializer: Any) -> None:
         wl = serializer.instance
         self._writable(wl)
@@ -131,6 +146,12 @@ class WatchlistViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.
             if extra - allowed:
                 raise ValidationError({"watched_cases": "you can only watch cases you may add evidence to"})
             wl.watched_cases.set(allowed)
+        if "notify_users" in data:
+            try:
+                watchlists.set_notified_users(actor=self.request.user, watchlist=wl, usernames=data["notify_users"],
+                                              request=self.request)
+            except ValueError as exc:
+                raise ValidationError({"notify_users": [str(exc)]}) from exc
         audit.record("watchlist.update", actor=self.request.user, target=wl, case_id=wl.case_id, request=self.request,
                      details={k: str(v) for k, v in data.items()})
 

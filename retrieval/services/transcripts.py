@@ -326,13 +326,15 @@ def full_text(user: Any, query: str, filters: TranscriptFilters | None = None,
         return []
     where, params = _where(case_ids, filters)
     table = Finding._meta.db_table
-    media_table = MediaItem._meta.db_table
+    # The media row is only needed for the upload-date filters (a third of the query's time without them).
+    dated = filters.uploaded_after is not None or filters.uploaded_before is not None
+    join = f'JOIN "{MediaItem._meta.db_table}" m ON m.id = f.media_id' if dated else ""
     sql = f"""
         WITH q AS (SELECT websearch_to_tsquery('simple', %s) AS qs, websearch_to_tsquery('english', %s) AS qe)
         SELECT f.id, f.media_id, f.case_id, f.start_s, f.end_s, f.text, COALESCE(f.data->>'text_en', ''),
                COALESCE(f.data->>'language', ''), COALESCE(f.data->>'engine', ''),
                ts_rank_cd(COALESCE({TSV_ORIGINAL}, ''), q.qs) + ts_rank_cd(COALESCE({TSV_ENGLISH}, ''), q.qe) AS rank
-        FROM "{table}" f JOIN "{media_table}" m ON m.id = f.media_id, q
+        FROM "{table}" f {join}, q
         WHERE {' AND '.join(where)} AND ({TSV_ORIGINAL} @@ q.qs OR {TSV_ENGLISH} @@ q.qe)
         ORDER BY rank DESC, f.id
         LIMIT %s
@@ -476,14 +478,23 @@ def _attach_names(hits: list[TranscriptHit]) -> None:
 
 
 def languages(user: Any) -> list[str]:
-    """Languages present in the transcripts ``user`` may see (for the filter drop-down)."""
+    """Languages present in the transcripts ``user`` may see (for the filter drop-down).
+
+    A loose index scan over ``finding_speech_language`` (migration 0010): one index probe per distinct
+    language (the next one after the last), with the visible cases checked in the index, instead of a
+    ``DISTINCT`` that reads every segment's JSON.
+    """
     case_ids = list(Case.objects.visible_to(user).values_list("id", flat=True))
     if not case_ids:
         return []
+    lang = "(data->>'language')"
+    step = (f"SELECT {lang} FROM \"{Finding._meta.db_table}\" WHERE plugin = '{PLUGIN}' AND case_id = ANY(%s) "
+            f"AND {lang} {{}} ORDER BY {lang} LIMIT 1")
+    sql = (f"WITH RECURSIVE langs(lang) AS (({step.format('IS NOT NULL')}) UNION ALL "
+           f"SELECT ({step.format('> langs.lang')}) FROM langs WHERE langs.lang IS NOT NULL) "
+           "SELECT lang FROM langs WHERE lang IS NOT NULL")
     with connection.cursor() as cur:
-        cur.execute(f"SELECT DISTINCT data->>'language' FROM \"{Finding._meta.db_table}\" "
-                    "WHERE plugin = %s AND case_id = ANY(%s) AND data->>'language' IS NOT NULL ORDER BY 1",
-                    [PLUGIN, case_ids])
+        cur.execute(sql, [case_ids, case_ids])
         return [r[0] for r in cur.fetchall() if r[0]]
 
 

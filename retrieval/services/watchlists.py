@@ -169,8 +169,11 @@ def review(alert: Alert, *, actor: Any, status: str, note: str = "", request: An
 
 def create_watchlist(*, actor: Any, case: Case, name: str, kind: str, threshold: float | None = None,
                      description: str = "", watched_case_ids: Iterable[int] = (), webhook_url: str = "",
-                     request: Any = None) -> Watchlist:
-    """A watchlist in ``case``; extra watched cases must be writable by ``actor``."""
+                     notify_usernames: Iterable[str] | None = None, request: Any = None) -> Watchlist:
+    """A watchlist in ``case``; extra watched cases must be writable by ``actor``.
+
+    ``notify_usernames`` (members of ``case``) are e-mailed about new alerts; ``None`` means the creator.
+    """
     if kind not in WatchlistKind.values or kind == WatchlistKind.INTEGRITY:
         raise ValueError(f"unknown watchlist kind {kind!r}" if kind != WatchlistKind.INTEGRITY
                          else "integrity watchlists are created by the system")
@@ -184,14 +187,57 @@ def create_watchlist(*, actor: Any, case: Case, name: str, kind: str, threshold:
     allowed = set(Case.objects.writable_by(actor).filter(pk__in=extra).values_list("id", flat=True))
     if extra - allowed:
         raise PermissionError("you can only watch cases you may add evidence to")
+    notify = [actor] if notify_usernames is None else case_members(case, notify_usernames)
     with transaction.atomic():
         watchlist = Watchlist.objects.create(case=case, name=name.strip()[:200], kind=kind, threshold=threshold,
                                              description=description, webhook_url=webhook_url, created_by=actor)
         watchlist.watched_cases.set(allowed)
-        watchlist.notify_users.add(actor)
+        watchlist.notify_users.set(notify)
         audit.record("watchlist.create", actor=actor, target=watchlist, case_id=case.pk, request=request,
-                     details={"kind": kind, "name": watchlist.name})
+                     details={"kind": kind, "name": watchlist.name,
+                              "notify_users": sorted(u.get_username() for u in notify)})
     return watchlist
+
+
+class NotACaseMember(ValueError):
+    """A user chosen to be notified is not a member of the watchlist's case."""
+
+
+def case_members(case: Case, usernames: Iterable[str]) -> list[Any]:
+    """The users named ``usernames`` if each is a member of ``case``; else ``NotACaseMember`` naming them.
+
+    Unknown usernames and existing non-members get the same answer, so this reveals no accounts.
+    """
+    wanted = {str(u).strip() for u in usernames if str(u).strip()}
+    found = {m.user.get_username(): m.user
+             for m in case.memberships.select_related("user").filter(user__username__in=wanted)}
+    missing = sorted(wanted - found.keys())
+    if missing:
+        raise NotACaseMember(f"not a member of case “{case.title}”: {', '.join(missing)}")
+    return [found[name] for name in sorted(found)]
+
+
+def notified_members(watchlist: Watchlist) -> list[dict[str, Any]]:
+    """Every member of the watchlist's case with their role and whether they are notified (for forms)."""
+    chosen = set(watchlist.notify_users.values_list("id", flat=True))
+    return [{"username": m.user.get_username(), "role": m.role, "role_label": m.get_role_display(),
+             "notified": m.user_id in chosen}
+            for m in watchlist.case.memberships.select_related("user").order_by("user__username")]
+
+
+def set_notified_users(*, actor: Any, watchlist: Watchlist, usernames: Iterable[str], request: Any = None) -> list[Any]:
+    """Choose who is e-mailed about the watchlist's new alerts: members of its case (any role, since
+    viewers see alerts too). Only owners and investigators may change it; audited with before/after."""
+    if not Watchlist.objects.writable_by(actor).filter(pk=watchlist.pk).exists():
+        raise PermissionError("only owners and investigators of the case can change who is notified")
+    users = case_members(watchlist.case, usernames)
+    before = sorted(watchlist.notify_users.values_list("username", flat=True))
+    after = [u.get_username() for u in users]
+    with transaction.atomic():
+        watchlist.notify_users.set(users)
+        audit.record("watchlist.notify_users", actor=actor, target=watchlist, case_id=watchlist.case_id,
+                     request=request, details={"from": before, "to": after})
+    return users
 
 
 def add_entry(*, actor: Any, watchlist: Watchlist, label: str, value: str = "",
