@@ -25,6 +25,7 @@ import re
 import threading
 import time
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -225,6 +226,8 @@ class QueryEmbedder:
 
 
 embed_query = QueryEmbedder()
+#: Threads for hybrid search's query embedding, which overlaps the full-text query (torch releases the GIL).
+_EMBEDDER = ThreadPoolExecutor(max_workers=2, thread_name_prefix="mmsec-embed")
 
 
 # --------------------------------------------------------------------------- search
@@ -376,13 +379,17 @@ def add_snippets(query: str, hits: Sequence[TranscriptHit]) -> None:
 
 
 def semantic(user: Any, query: str, filters: TranscriptFilters | None = None,
-             limit: int = FUSION_DEPTH) -> list[TranscriptHit]:
-    """Nearest transcript segments to the query's MiniLM embedding (English meaning, any source language)."""
+             limit: int = FUSION_DEPTH, vector: np.ndarray | None = None) -> list[TranscriptHit]:
+    """Nearest transcript segments to the query's MiniLM embedding (English meaning, any source language).
+
+    ``vector``: the query's embedding when the caller computed it already (hybrid search embeds while the
+    full-text query runs)."""
     filters = filters or TranscriptFilters()
     space = search.active_space(PLUGIN, SPACE)
     if space is None or not query.strip() or not embed_query.available():
         return []
-    vector = embed_query(query)
+    if vector is None:
+        vector = embed_query(query)
     # Language is not a column search_similar filters on: over-fetch, then keep that language.
     k = limit * 4 if filters.language else limit
     result = search.search_similar(user, space, vector, k=min(k, 1000), filters=search.SearchFilters(
@@ -438,6 +445,10 @@ def search_transcripts(user: Any, query: str, *, mode: str = "hybrid", filters: 
     notes: list[str] = []
     text_hits: list[TranscriptHit] = []
     sem_hits: list[TranscriptHit] = []
+    semantic_ready = bool(mode == "hybrid" and query.strip() and embed_query.available()
+                          and search.active_space(PLUGIN, SPACE) is not None)
+    # Hybrid: the query embedding (torch, CPU) runs in a thread while PostgreSQL runs the full-text query.
+    embedding = _EMBEDDER.submit(embed_query, query) if semantic_ready else None
     if mode in ("hybrid", "text"):
         started = time.monotonic()
         text_hits = full_text(user, query, filters, snippets=False)
@@ -449,7 +460,7 @@ def search_transcripts(user: Any, query: str, *, mode: str = "hybrid", filters: 
             notes.append("Semantic search has no active transcript vector space yet.")
         else:
             started = time.monotonic()
-            sem_hits = semantic(user, query, filters)
+            sem_hits = semantic(user, query, filters, vector=embedding.result() if embedding else None)
             timings["semantic"] = round((time.monotonic() - started) * 1000, 1)
             if embed_query.last_query_ms is not None:
                 timings["embed"] = round(embed_query.last_query_ms, 1)
