@@ -161,7 +161,8 @@ def case_status(request: HttpRequest, pk: int) -> JsonResponse:
 def media_detail(request: HttpRequest, pk: int) -> HttpResponse:
     media = _visible_media(request, pk)
     findings = list(
-        Finding.objects.filter(media=media).select_related("space").order_by("plugin", "start_s", "id")[:500]
+        Finding.objects.filter(media=media).select_related("space").defer("vector")  # vectors: see _similar_media
+        .order_by("plugin", "start_s", "id")[:500]
     )
     audit.record("media.view", actor=request.user, target=media, case_id=media.case_id, request=request)
     return render(request, "retrieval/media_detail.html", {
@@ -187,10 +188,14 @@ def _similar_media(request: HttpRequest, media: MediaItem, findings: list[Findin
     seen_spaces = set()
     for finding in findings:
         space = finding.space
-        if space is None or finding.vector is None or space.pk in seen_spaces or space.state != "active":
+        if space is None or space.pk in seen_spaces or space.state != "active":
+            continue
+        # the page loads findings without their vectors; fetch the one this search needs
+        vector = Finding.objects.filter(pk=finding.pk).values_list("vector", flat=True).first()
+        if vector is None:
             continue
         seen_spaces.add(space.pk)
-        result = search.search_similar(request.user, space, finding.vector, k=8,
+        result = search.search_similar(request.user, space, vector, k=8,
                                        filters=search.SearchFilters(exclude_media_ids=[media.pk]))
         by_media = {m.pk: m for m in MediaItem.objects.filter(pk__in=[h.media_id for h in result.hits])}
         hits = [{"hit": h, "media": by_media[h.media_id], "pct": max(0, min(100, round(h.similarity * 100)))}

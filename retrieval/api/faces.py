@@ -124,7 +124,7 @@ class PersonViewSet(viewsets.ReadOnlyModelViewSet):
         return Response(PersonSerializer(person).data)
 
 
-class ProbeSerializer(ProbeFilterSerializer):
+class FaceProbeSerializer(ProbeFilterSerializer):
     pass
 
 
@@ -135,11 +135,11 @@ class ProbeSearchView(APIView):
     """
 
     parser_classes = [MultiPartParser]
-    serializer_class = ProbeSerializer  # for the schema generator (the view validates with it explicitly)
+    serializer_class = FaceProbeSerializer  # for the schema generator (the view validates with it explicitly)
 
-    @extend_schema(request={"multipart/form-data": ProbeSerializer})
+    @extend_schema(request={"multipart/form-data": FaceProbeSerializer})
     def post(self, request: Request) -> Response:
-        result = with_probe(request, ProbeSerializer, lambda path, _, data: faces.probe_search(
+        result = with_probe(request, FaceProbeSerializer, lambda path, _, data: faces.probe_search(
             request.user, path, request=request, filters=probe_filters(data, ("image", "video"))))
         if result.error:
             raise ValidationError({"file": result.error})

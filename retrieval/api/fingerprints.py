@@ -233,7 +233,7 @@ class TemplateView(APIView):
         return response
 
 
-class ProbeSerializer(ProbeFilterSerializer):
+class FingerprintProbeSerializer(ProbeFilterSerializer):
     dpi = serializers.FloatField(required=False, allow_null=True, min_value=fingerprints.DPI_RANGE[0],
                                  max_value=fingerprints.DPI_RANGE[1])
     scope = serializers.ChoiceField(choices=["enrolled", "all"], required=False, default="enrolled")
@@ -243,12 +243,12 @@ class ProbeView(APIView):
     """1:N of a fingerprint image that is not evidence: analysed in the request, never stored (audited)."""
 
     parser_classes = [MultiPartParser]
-    serializer_class = ProbeSerializer  # for the schema generator (the view validates with it explicitly)
+    serializer_class = FingerprintProbeSerializer  # for the schema generator (the view validates with it explicitly)
 
-    @extend_schema(request={"multipart/form-data": ProbeSerializer}, responses=OpenApiTypes.OBJECT)
+    @extend_schema(request={"multipart/form-data": FingerprintProbeSerializer}, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request) -> Response:
         """Multipart ``file`` (+ optional ``dpi``, ``scope``) → decision ("match" / "no match") and candidates."""
-        probe = with_probe(request, ProbeSerializer, lambda path, name, data: fingerprints.identify_probe(
+        probe = with_probe(request, FingerprintProbeSerializer, lambda path, name, data: fingerprints.identify_probe(
             request.user, path, name=name, dpi=data.get("dpi"), scope=data["scope"], request=request,
             filters=probe_filters(data, ("image",))))
         if probe.error or probe.result is None:

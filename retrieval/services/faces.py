@@ -518,7 +518,7 @@ def probe_search(user: Any, path: Path, *, request: Any = None, k: int = PROBE_R
 
     filters = filters or NO_FILTERS
     found = search.search_similar(user, space, face.vector, k=max(k * 4, 50), filters=filters.search_filters())
-    findings = Finding.objects.in_bulk([h.finding_id for h in found.hits])
+    findings = Finding.objects.defer("vector").in_bulk([h.finding_id for h in found.hits])
     media = MediaItem.objects.in_bulk({h.media_id for h in found.hits})
     persons = person_of(findings)
     best_per_media: dict[int, ProbeHit] = {}
