@@ -312,7 +312,8 @@ def main() -> int:
         plan = {"users": users, "cases": cases, "face_space": face_space, "words": WORDS,
                 "photos": [str(p) for p in files["photos"]],
                 "probe_photos": [str(p) for p in files["photos"] if p.suffix == ".jpg"][:10],
-                "clips": [str(p) for p in files["speech"] + files["event_wavs"]]}
+                "clips": [str(p) for p in files["speech"] + files["event_wavs"]],
+                "probe_clips": [str(p) for p in files["speech"]]}
         (var / "plan.json").write_text(json.dumps(plan))
         prefix = var / "locust"
         samples: list[dict[str, Any]] = []

@@ -170,7 +170,7 @@ class ApiClient(FastHttpUser):
 
     @task(1)
     def audio_probe(self) -> None:
-        clip = _fresh_clip(Path(random.choice(PLAN["clips"])))
+        clip = _fresh_clip(Path(random.choice(PLAN["probe_clips"])))  # 4-12 s speech (some events < 1 s)
         self.client.post("/api/v1/audio/probe/", files={"file": ("clip.wav", clip, "audio/wav")},
                          headers=self.auth, name="api: audio clip probe (by example)")
 
