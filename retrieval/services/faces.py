@@ -40,6 +40,7 @@ from retrieval.models.faces import (
     PersonOrigin,
 )
 from retrieval.services import audit, search
+from retrieval.services.probes import NO_FILTERS, ProbeFilters
 from retrieval.services.watchlists import Match, _clock
 
 log = logging.getLogger(__name__)
@@ -491,7 +492,7 @@ def probe_faces(path: Path) -> list[Any]:
 
 
 def probe_search(user: Any, path: Path, *, request: Any = None, k: int = PROBE_RESULTS,
-                 filters: Any = None) -> ProbeResult:
+                 filters: ProbeFilters = NO_FILTERS) -> ProbeResult:
     """Best face of the probe photo → ranked faces in all visible cases, calibrated; "unknown" below threshold.
 
     ``filters`` (``probes.ProbeFilters``): cases, upload dates, media kind and a minimum calibrated score.
@@ -514,9 +515,6 @@ def probe_search(user: Any, path: Path, *, request: Any = None, k: int = PROBE_R
     face = faces[0]
     used = {"box": list(face.region.box) if face.region else None, "quality": face.data.get("quality_score"),
             "enrol_ok": face.data.get("enrol_ok")}
-    from retrieval.services.probes import NO_FILTERS
-
-    filters = filters or NO_FILTERS
     found = search.search_similar(user, space, face.vector, k=max(k * 4, 50), filters=filters.search_filters())
     findings = Finding.objects.defer("vector").in_bulk([h.finding_id for h in found.hits])
     media = MediaItem.objects.in_bulk({h.media_id for h in found.hits})
@@ -526,10 +524,11 @@ def probe_search(user: Any, path: Path, *, request: Any = None, k: int = PROBE_R
         f = findings.get(h.finding_id)
         if f is None:
             continue
-        if calibrate(h.similarity, tau) < filters.min_score:
+        score = calibrate(h.similarity, tau)
+        if score < filters.min_score:
             continue
         q = quality_of(f)
-        hit = ProbeHit(f, media[h.media_id], round(h.similarity, 4), calibrate(h.similarity, tau), q,
+        hit = ProbeHit(f, media[h.media_id], round(h.similarity, 4), score, q,
                        h.similarity >= tau, persons.get(f.pk), f.start_s if f.media_kind == MediaKind.VIDEO else None)
         rank = h.similarity * (0.9 + 0.1 * q)
         prev = best_per_media.get(h.media_id)
