@@ -53,8 +53,8 @@ def services_down(var: Path) -> None:
                    env=server_env(var), check=False)
 
 
-def setup_user_and_case(title: str) -> tuple[str, Any]:
-    """Django ORM (in this process): a bench user, its API token and a fresh case it owns."""
+def setup_user_and_case(title: str, *, create: bool = True) -> tuple[str, Any]:
+    """Django ORM (in this process): a bench user, its API token and a fresh case it owns (None: ``create=False``)."""
     sys.path.insert(0, str(ROOT))
     import django
 
@@ -69,7 +69,7 @@ def setup_user_and_case(title: str) -> tuple[str, Any]:
         user.set_unusable_password()
         user.save()
     token, _ = Token.objects.get_or_create(user=user)
-    case = create_case(actor=user, title=title)
+    case = create_case(actor=user, title=title) if create else None
     return token.key, case
 
 

@@ -115,6 +115,15 @@ def test_full_text_searches_original_and_english_ranked_with_escaped_highlights(
     assert transcripts.full_text(alice, "") == []
 
 
+def test_full_text_ranks_segments_that_say_it_more_first(api, personas, model_dir) -> None:
+    media = _media(api, personas)
+    _store(media, [(1.0, "el dinero", "the money", "es"),
+                   (5.0, "dinero, dinero y más dinero", "money, money and more money", "es"),
+                   (9.0, "nada", "nothing", "es")], with_vectors=False)
+    hits = transcripts.full_text(personas["alice"], "dinero OR money")
+    assert [h.start_s for h in hits] == [5.0, 1.0] and hits[0].text_score > hits[1].text_score > 0
+
+
 def test_filters_language_dates_and_cases_are_applied_in_sql(corpus, personas) -> None:
     alice = personas["alice"]
     f = transcripts.TranscriptFilters
