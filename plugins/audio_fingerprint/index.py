@@ -129,6 +129,30 @@ class InMemoryIndex:
         pos = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(lens) - lens - starts, lens)
         return hash_idx, self.postings[pos].astype(np.int64)
 
+    def vote_cells(self, hashes: NDArray[np.uint32], tq: NDArray[np.int64], max_postings: int | None = None
+                   ) -> tuple[NDArray[np.uint32], NDArray[np.int64]]:
+        """Cells ``global frame - query frame`` of every posting of every query hash, and votes per hash.
+
+        The matcher's hot path at scale (a 10-s query against 1,000 h casts 10-25 M votes): each hash's
+        postings are one contiguous slice, copied once and shifted in ``uint32``, instead of building
+        int64 index arrays per vote as ``lookup_global`` does. Votes are grouped by hash in ``hashes``
+        order, so hash ``i`` owns ``counts[:i].sum()`` to ``counts[:i+1].sum()``. Needs ``0 <= tq <
+        TRACK_GAP_FRAMES`` (the first track starts after a gap, so a cell never wraps below zero).
+        """
+        h = hashes.astype(np.int64)
+        starts = self.offsets[h]
+        counts = self.offsets[h + 1] - starts
+        if max_postings is not None:
+            counts[counts > max_postings] = 0
+        used = np.flatnonzero(counts)
+        if used.size == 0:
+            return np.zeros(0, np.uint32), counts
+        post = self.postings
+        cells = np.concatenate([post[a : a + k] for a, k in zip(starts[used].tolist(), counts[used].tolist(),
+                                                                strict=True)])
+        cells -= np.repeat(tq[used].astype(np.uint32), counts[used])
+        return cells, counts
+
     def split_global(self, g: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
         """Global frames (or cell keys) -> (track_id, frame within track).
 

@@ -254,6 +254,19 @@ class ScopedIndex(InMemoryIndex):
         return qi[sel], g[sel]
 
 
+    def vote_cells(self, hashes: NDArray[np.uint32], tq: NDArray[np.int64], max_postings: int | None = None
+                   ) -> tuple[NDArray[np.uint32], NDArray[np.int64]]:
+        cells, counts = super().vote_cells(hashes, tq, max_postings)
+        if cells.size == 0:
+            return cells, counts
+        g = cells + np.repeat(tq.astype(np.uint32), counts)
+        k = np.maximum(np.searchsorted(self.bases - TRACK_GAP_FRAMES // 2, g, side="right") - 1, 0)
+        sel = self.keep[k]
+        kept = np.concatenate(([0], np.cumsum(sel)))
+        ends = np.cumsum(counts)
+        return cells[sel], kept[ends] - kept[ends - counts]
+
+
 def scoped(index: InMemoryIndex, track_ids: Iterable[int]) -> InMemoryIndex | None:
     """``index`` limited to ``track_ids`` (the index itself when they cover it; ``None`` when empty)."""
     allowed = np.asarray(sorted(set(track_ids)), np.int64)

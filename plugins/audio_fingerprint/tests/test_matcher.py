@@ -5,7 +5,7 @@ import numpy as np
 from plugins.audio_fingerprint import landmarks as L
 from plugins.audio_fingerprint.calibration import Calibration, fit, load_default
 from plugins.audio_fingerprint.index import InMemoryIndex
-from plugins.audio_fingerprint.matcher import find_occurrences, match_window
+from plugins.audio_fingerprint.matcher import MatchParams, find_occurrences, match_window
 from plugins.audio_fingerprint.tests.conftest import SR, add_noise, track
 
 FRAME_S = L.QUERY.frame_s
@@ -64,3 +64,52 @@ def test_calibration_threshold_follows_the_null_distribution() -> None:
 def test_shipped_calibration_is_loadable() -> None:
     cal = load_default()
     assert cal.n_null >= 500 and 0 < cal.target_fpr <= 0.01
+
+
+class _GenericIndex:
+    """The same postings behind the plain ``HashIndex`` interface (the path every other store takes)."""
+
+    def __init__(self, inner: InMemoryIndex) -> None:
+        self.inner = inner
+
+    def lookup(self, hashes):
+        return self.inner.lookup(hashes)
+
+    @property
+    def total_frames(self) -> int:
+        return self.inner.total_frames
+
+
+def _key(cands):
+    return [(c.track_id, c.offset, c.count, c.n_votes, c.q_first, c.q_last, round(c.score, 9)) for c in cands]
+
+
+def test_the_in_memory_fast_path_votes_exactly_like_the_generic_lookup(tracks, index: InMemoryIndex) -> None:
+    # sort_votes_max=50 forces the folded-histogram pre-selection on these small queries too
+    for params in (MatchParams(), MatchParams(sort_votes_max=50, max_candidates=2)):
+        for tid, start, snr in ((102, 12.3, 5), (104, 30.0, 0), (101, 0.5, 20)):
+            fp = L.extract(add_noise(tracks[tid][int(start * SR) : int((start + 5) * SR)], snr_db=snr), L.QUERY)
+            fast = match_window(fp.hashes, fp.frames, index, params)
+            assert fast and fast[0].track_id == tid
+            generic = match_window(fp.hashes, fp.frames, _GenericIndex(index), params)
+            assert [(c.track_id, c.offset, c.count, c.n_votes) for c in fast] == \
+                [(c.track_id, c.offset, c.count, c.n_votes) for c in generic]
+            assert _key(fast) == _key(match_window(fp.hashes, fp.frames, index, params))  # deterministic
+
+
+def test_vote_cells_honour_the_cap_and_a_scoped_view(tracks, index: InMemoryIndex) -> None:
+    from retrieval.services.fingerprint_store import scoped
+
+    fp = L.extract(tracks[103][: 5 * SR], L.QUERY)
+    tq = fp.frames.astype(np.int64) - int(fp.frames.min())
+    for cap in (None, 1):
+        cells, counts = index.vote_cells(fp.hashes, tq, cap)
+        qi, g = index.lookup_global(fp.hashes, cap)
+        assert counts.sum() == cells.size == g.size
+        assert np.array_equal(cells.astype(np.int64), g - tq[qi])
+    view = scoped(index, [101, 103])
+    cells, counts = view.vote_cells(fp.hashes, tq)
+    qi, g = view.lookup_global(fp.hashes)
+    assert np.array_equal(cells.astype(np.int64), g - tq[qi])
+    assert np.array_equal(counts, np.bincount(qi, minlength=fp.hashes.size))
+    assert set(view.split_global(g)[0].tolist()) == {101, 103}
