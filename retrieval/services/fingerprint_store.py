@@ -183,7 +183,14 @@ def store_version() -> tuple[int, int]:
 
 
 def build_snapshot(model_version: str) -> InMemoryIndex:
-    """A CSR index of every ready recording of ``model_version`` (one ordered scan of the table)."""
+    """A CSR index of every ready recording of ``model_version`` (one ordered scan of the table).
+
+    Rows arrive ordered by hash value, so the postings are already grouped as the CSR needs them: each batch
+    of rows is joined into one buffer, mapped to global frames through a dense recording-id -> slot table,
+    and appended as ``uint32``; offsets come from per-row counts. No per-posting hash array, no sort and no
+    ``searchsorted``: 4 bytes per posting held while building (the first version held ~20 and ran at
+    0.6 M postings/s, ~25 min for 1,000 h).
+    """
     tracks = list(ReferenceRecording.objects.filter(status=RecordingStatus.READY, model_version=model_version,
                                                     generation__isnull=False)
                   .order_by("pk").values_list("pk", "n_frames", "generation"))
@@ -194,12 +201,26 @@ def build_snapshot(model_version: str) -> InMemoryIndex:
     bases = TRACK_GAP_FRAMES + np.concatenate(([0], np.cumsum(lengths + TRACK_GAP_FRAMES)[:-1]))
     if int(bases[-1] + lengths[-1]) >= 2**32:
         raise OverflowError("reference snapshot exceeds 2^32 frames; shard it")
-    keys, pairs = _read_generations(sorted({t[2] for t in tracks}))
-    pos = np.minimum(np.searchsorted(ids, pairs[:, 0]), ids.size - 1)
-    keep = ids[pos] == pairs[:, 0]  # tombstoned or not-yet-ready tracks drop out here
-    keys, pos, t = keys[keep], pos[keep], pairs[keep, 1].astype(np.int64)
-    postings = (bases[pos] + t).astype(np.uint32)  # keys are already sorted: no sort needed
-    offsets = np.concatenate(([0], np.cumsum(np.bincount(keys, minlength=HASH_SPACE)))).astype(np.int64)
+    slot = np.full(int(ids.max()) + 2, -1, np.int64)  # the last entry: any id beyond the ready ones
+    slot[ids] = np.arange(ids.size)
+    counts = np.zeros(HASH_SPACE, np.int64)
+    chunks: list[NDArray[np.uint32]] = []
+    gens = sorted({t[2] for t in tracks})
+    with connection.chunked_cursor() as cur:
+        cur.execute(f"SELECT hash, postings FROM {TABLE} WHERE gen = ANY(%s) ORDER BY hash, gen", [gens])
+        while rows := cur.fetchmany(20_000):
+            values = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+            sizes = np.fromiter((len(r[1]) // 8 for r in rows), np.int64, len(rows))
+            pairs = np.frombuffer(b"".join(r[1] for r in rows), "<i4").reshape(-1, 2)
+            rec = pairs[:, 0].astype(np.int64)
+            s = slot[np.where((rec >= 0) & (rec < slot.size), rec, slot.size - 1)]
+            keep = s >= 0  # tombstoned or not-yet-ready recordings drop out here
+            chunks.append((bases[s[keep]] + pairs[keep, 1]).astype(np.uint32))
+            kept = np.concatenate(([0], np.cumsum(keep)))
+            ends = np.cumsum(sizes)
+            np.add.at(counts, values, kept[ends] - kept[ends - sizes])
+    postings = np.concatenate(chunks) if chunks else np.zeros(0, np.uint32)
+    offsets = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
     return InMemoryIndex.from_csr(offsets, postings, bases, ids, lengths)
 
 

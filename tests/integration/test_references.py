@@ -101,6 +101,40 @@ def test_snapshot_is_cached_until_the_store_changes(personas, tmp_path, ref_trac
     assert set(zip(hi[own].tolist(), t[own].tolist(), strict=True)) >= {(i, int(fp.frames[i])) for i in range(200)}
 
 
+def _csr_by_rows(mv: str) -> tuple[np.ndarray, np.ndarray, dict[int, int]]:
+    """The snapshot as the stored rows define it, the slow obvious way: (hash, global frame) pairs, bases."""
+    ready = list(ReferenceRecording.objects.filter(status=RecordingStatus.READY, model_version=mv,
+                                                   generation__isnull=False).order_by("pk"))
+    base, bases = fingerprint_store.TRACK_GAP_FRAMES, {}
+    for r in ready:
+        bases[r.pk] = base
+        base += r.n_frames + fingerprint_store.TRACK_GAP_FRAMES
+    gens = {r.generation for r in ready}
+    pairs = []
+    for row in FingerprintPosting.objects.filter(gen__in=gens):
+        for track, t in np.frombuffer(bytes(row.postings), "<i4").reshape(-1, 2).tolist():
+            if track in bases:
+                pairs.append((row.hash, bases[track] + t))
+    arr = np.asarray(sorted(pairs), np.int64).reshape(-1, 2)
+    return arr[:, 0], arr[:, 1], bases
+
+
+def test_snapshot_holds_exactly_the_ready_recordings_postings(personas, tmp_path, ref_tracks) -> None:
+    collection = _collection(personas)
+    anthem = _ingest(collection, tmp_path, {"anthem": ref_tracks["anthem"]})["anthem"]
+    recs = _ingest(collection, tmp_path, {"jingle": ref_tracks["jingle"], "short": ra.music(9, 6.0)})
+    references.delete_recording(actor=personas["alice"], recording=recs["short"])  # tombstoned, not compacted
+    assert FingerprintGeneration.objects.count() == 2
+    index = fingerprint_store.build_snapshot(anthem.model_version)
+    hashes, frames, bases = _csr_by_rows(anthem.model_version)
+    assert list(index.track_ids) == sorted([anthem.pk, recs["jingle"].pk]) == sorted(bases)
+    assert [int(b) for b in index.bases] == [bases[t] for t in index.track_ids.tolist()]
+    got_hashes = np.repeat(np.arange(index.offsets.size - 1), np.diff(index.offsets))
+    order = np.lexsort((index.postings, got_hashes))
+    assert np.array_equal(got_hashes[order], hashes) and np.array_equal(index.postings[order], frames)
+    assert index.n_postings == anthem.n_hashes + recs["jingle"].n_hashes
+
+
 def test_deleting_a_recording_and_a_collection_removes_their_hashes(personas, tmp_path, ref_tracks) -> None:
     collection = _collection(personas)
     recs = _ingest(collection, tmp_path, ref_tracks)
