@@ -287,7 +287,7 @@ def markdown(r: dict) -> str:
                      f"{q['false_positives']} | — | {1000 * q['negative_latency_s']['p50']:.0f} / "
                      f"{1000 * q['negative_latency_s']['p95']:.0f} ms |")
     lines += ["", "Latency at 1,000 h is not re-measured here (the snapshot is the same `InMemoryIndex` the plugin "
-              "benchmark timed: p95 1.96 s at 1,000 h, see audio_fingerprint.md); this run measures the PostgreSQL "
+              "benchmark times at 1,000 h, see audio_fingerprint.md); this run measures the PostgreSQL "
               "side (bytes, write, compaction, snapshot build) and that the scoped view used per case adds little.", ""]
     return "\n".join(lines)
 
