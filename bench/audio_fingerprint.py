@@ -236,7 +236,7 @@ class Mmsec(System):
     def query(self, path: Path) -> Answer:
         t0 = time.perf_counter()
         fp = L.concat(L.stream(_iter(path), L.QUERY), L.QUERY)
-        cands = match_window(fp.hashes, fp.frames, self.index, self.params, None, frame0=0)
+        cands = match_window(fp.hashes, fp.frames, self.index, self.params, self.cal, frame0=0)
         dt = time.perf_counter() - t0
         if not cands:
             return Answer(None, float("-inf"), None, dt)

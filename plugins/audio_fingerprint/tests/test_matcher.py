@@ -113,3 +113,16 @@ def test_vote_cells_honour_the_cap_and_a_scoped_view(tracks, index: InMemoryInde
     assert np.array_equal(cells.astype(np.int64), g - tq[qi])
     assert np.array_equal(counts, np.bincount(qi, minlength=fp.hashes.size))
     assert set(view.split_global(g)[0].tolist()) == {101, 103}
+
+
+def test_a_near_miss_under_a_tight_posting_cap_is_voted_again_with_the_wide_cap(tracks, index) -> None:
+    cal = load_default()
+    fp = L.extract(add_noise(tracks[102][int(12.3 * SR) : int(17.3 * SR)], snr_db=0), L.QUERY)
+    tight = MatchParams(min_postings_cap=1, max_postings_factor=1.0, recheck_factor=1.0)  # cap 1, no recheck
+    [first, *_] = match_window(fp.hashes, fp.frames, index, tight, cal)
+    assert first.track_id == 102 and 2.0 <= first.score and not cal.accepts(first.score)  # a near miss
+    rechecked = MatchParams(min_postings_cap=1, max_postings_factor=1.0, recheck_factor=20.0)
+    [best, *_] = match_window(fp.hashes, fp.frames, index, rechecked, cal)
+    assert best.track_id == 102 and cal.accepts(best.score) and best.score > first.score
+    # without a calibration there is no threshold to miss: one pass
+    assert match_window(fp.hashes, fp.frames, index, rechecked)[0].score == first.score
