@@ -634,7 +634,7 @@ def main(argv: list[str] | None = None) -> None:
             for k in ("mmsec_big_index", "bad_input", "bad_input_command"):
                 if k in other:
                     report[k] = other[k]
-            report["command"] += " ; " + other["command"]
+            report["command"] += " ; " + (other.get("command") or other.get("bad_input_command", ""))
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(report, indent=1) + "\n")
         print(markdown(report))
