@@ -148,7 +148,7 @@ COPY_COLUMNS = ("id, media_id, case_id, media_kind, plugin, model_version, key, 
                 "text, start_s, end_s, box, data, created_at")
 
 
-def load(datasets: list[Dataset], n_cases: int) -> dict[str, Any]:
+def load(datasets: list[Dataset], n_cases: int, hnsw: dict[str, int] | None = None) -> dict[str, Any]:
     from django.contrib.auth import get_user_model
     from django.db import connection
 
@@ -184,6 +184,10 @@ def load(datasets: list[Dataset], n_cases: int) -> dict[str, Any]:
         rank[order] = np.arange(ds.n) - np.repeat(starts, per_case)
         media_ids = media_pk[first_media[ds.case_index] + rank // FINDINGS_PER_MEDIA]
         space = embeddings.get_or_create_space("bench", ds.name, "v1", ds.dim)
+        if hnsw:  # graph parameters to try (what an administrator sets per space before "Rebuild HNSW index")
+            for field, value in hnsw.items():
+                setattr(space, field, value)
+            space.save(update_fields=list(hnsw))
         with connection.cursor() as cur:
             cur.execute(f'DROP INDEX IF EXISTS "{embeddings.index_name(space)}"')
         ids = np.arange(next_id, next_id + ds.n, dtype=np.int64)
@@ -442,6 +446,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--datasets", default="faces,events")
     parser.add_argument("--keep-running", action="store_true", help="leave the bench database up")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--hnsw-m", type=int, default=None, help="HNSW m of the bench spaces (default: the model's)")
+    parser.add_argument("--hnsw-ef-construction", type=int, default=None)
     parser.add_argument("--note", action="append", default=[], help="extra note for the report (repeatable)")
     args = parser.parse_args(argv)
     var = args.var.resolve()
@@ -460,7 +466,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.phase in ("all", "load"):
             if meta_path.exists():
                 raise SystemExit(f"{meta_path} exists: this dir is loaded already (use --phase query)")
-            info = load(datasets, args.cases)
+            hnsw = {k: v for k, v in (("hnsw_m", args.hnsw_m), ("hnsw_ef_construction", args.hnsw_ef_construction))
+                    if v is not None}
+            info = load(datasets, args.cases, hnsw)
             info["loaded_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
             info["sizes"] = sizes
             info["command"] = " ".join([".venv/bin/python", "bench/vector_search.py", *(argv or sys.argv[1:])])
