@@ -277,4 +277,7 @@ def test_event_type_watchlist_raises_an_alert_from_a_file_processed_by_a_real_wo
     assert alert.entry_label == "siren" and alert.plugin == "audio_events" and alert.watchlist == wl
     assert abs(alert.start_s - 4.0) <= 0.25 and alert.score > 0.5
     assert alert.summary.startswith("Siren") and Finding.objects.filter(pk=alert.finding_id, label="siren").exists()
-    assert MediaItem.objects.get(pk=media_id).status == "ready"
+    # Alerts are committed while the job runs; the item turns ready when the job finishes (CI saw "processing"
+    # when it asserted right after the alert appeared).
+    wait_for(lambda: MediaItem.objects.get(pk=media_id).status == "ready", timeout=60, what="the item ready",
+             on_timeout=worker.log)
