@@ -270,9 +270,13 @@ class ScopedIndex(InMemoryIndex):
         qi, g = super().lookup_global(hashes, max_postings)
         if g.size == 0:
             return qi, g
-        k = np.maximum(np.searchsorted(self.bases - TRACK_GAP_FRAMES // 2, g, side="right") - 1, 0)
-        sel = self.keep[k]
+        sel = self._allowed(g)
         return qi[sel], g[sel]
+
+    def _allowed(self, g: NDArray[np.integer]) -> NDArray[np.bool_]:
+        """Which global frames belong to an allowed track (the track owning a frame as ``split_global`` finds it)."""
+        k = np.maximum(np.searchsorted(self.bases - TRACK_GAP_FRAMES // 2, g, side="right") - 1, 0)
+        return self.keep[k]
 
 
     def vote_cells(self, hashes: NDArray[np.uint32], tq: NDArray[np.int64], max_postings: int | None = None
@@ -280,9 +284,7 @@ class ScopedIndex(InMemoryIndex):
         cells, counts = super().vote_cells(hashes, tq, max_postings)
         if cells.size == 0:
             return cells, counts
-        g = cells + np.repeat(tq.astype(np.uint32), counts)
-        k = np.maximum(np.searchsorted(self.bases - TRACK_GAP_FRAMES // 2, g, side="right") - 1, 0)
-        sel = self.keep[k]
+        sel = self._allowed(cells + np.repeat(tq.astype(np.uint32), counts))
         kept = np.concatenate(([0], np.cumsum(sel)))
         ends = np.cumsum(counts)
         return cells[sel], kept[ends] - kept[ends - counts]
