@@ -59,8 +59,12 @@ def nms(boxes: NDArray[np.float32], scores: NDArray[np.float32], iou: float) -> 
     return np.asarray(keep, dtype=np.int64)
 
 
-def decode(outputs: list[Any], pad_h: int, pad_w: int, threshold: float) -> list[tuple[Any, Any, Any]]:
-    """YuNet head outputs for a batch of equal-size inputs -> per-input (boxes, scores, landmarks) tensors."""
+def decode(outputs: list[Any], pad_h: int, pad_w: int, threshold: float) -> tuple[Any, Any, Any, Any]:
+    """YuNet head outputs for a batch of equal-size inputs -> the anchors above ``threshold``.
+
+    Returns ``(batch_index, boxes, scores, landmarks)`` tensors for the whole batch: selecting per
+    input would cost a device synchronisation per input, which dominates on a GPU.
+    """
     import torch
 
     per_stride = []
@@ -82,11 +86,8 @@ def decode(outputs: list[Any], pad_h: int, pad_w: int, threshold: float) -> list
     boxes = torch.cat([p[0] for p in per_stride], dim=1)
     scores = torch.cat([p[1] for p in per_stride], dim=1)
     marks = torch.cat([p[2] for p in per_stride], dim=1)
-    result = []
-    for b in range(scores.shape[0]):
-        sel = scores[b] >= threshold
-        result.append((boxes[b][sel], scores[b][sel], marks[b][sel]))
-    return result
+    index, anchor = torch.nonzero(scores >= threshold, as_tuple=True)
+    return index, boxes[index, anchor], scores[index, anchor], marks[index, anchor]
 
 
 def rgb_input(module: Any) -> Any:
@@ -171,17 +172,18 @@ class YuNetDetector:
                         batch[j, :, : t.height, : t.width] = crop[0]
                     batch = batch.contiguous(memory_format=torch.channels_last)
                     outs = self.module(batch)
-                    for (idx, t, _), (boxes, scores, marks) in zip(
-                        chunk, decode(list(outs), ph, pw, self.score_threshold), strict=True
-                    ):
-                        if scores.numel():
-                            found[idx].append(self._to_image(t, boxes, scores, marks))
+                    sel = decode(list(outs), ph, pw, self.score_threshold)
+                    index = sel[0].cpu().numpy()
+                    boxes, scores, marks = (v.float().cpu().numpy() for v in sel[1:])
+                    for j, (idx, t, _) in enumerate(chunk):
+                        mine = index == j
+                        if mine.any():
+                            found[idx].append(self._to_image(t, boxes[mine], scores[mine], marks[mine]))
         return [self._merge(parts) for parts in found]
 
-    def _to_image(self, tile: Tile, boxes: Any, scores: Any, marks: Any) -> tuple[Any, Any, Any]:
-        b = boxes.float().cpu().numpy()
-        s = scores.float().cpu().numpy()
-        m = marks.float().cpu().numpy()
+    def _to_image(
+        self, tile: Tile, b: NDArray[np.float32], s: NDArray[np.float32], m: NDArray[np.float32]
+    ) -> tuple[Any, Any, Any]:
         keep = np.array([keep_in_tile(tuple(box), tile) for box in b], dtype=bool)
         b, s, m = b[keep], s[keep], m[keep]
         offset = np.array([tile.x0, tile.y0], np.float32)

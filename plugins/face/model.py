@@ -67,6 +67,7 @@ class FaceEngine:
 
         self.device = device
         self.settings = dict(settings)
+        on_gpu = torch.device(device).type == "cuda"
         self._lock = threading.Lock()
         # YuNet sees many input shapes (tiles, levels): eager, no per-shape re-optimisation.
         # SFace always sees 112x112 batches padded to a multiple of 8: frozen on CPU.
@@ -80,7 +81,7 @@ class FaceEngine:
             min_face_px=float(self.settings.get("min_face_px", 20.0)),
             max_upscale=float(self.settings.get("max_upscale", 2.0)),
             max_level_pixels=int(self.settings.get("max_level_pixels", 16_000_000)),
-            tile_batch=int(self.settings.get("tile_batch", 16)),
+            tile_batch=int(self.settings.get("tile_batch_gpu" if on_gpu else "tile_batch", 64 if on_gpu else 16)),
             max_faces=int(self.settings.get("max_faces", 1000)),
         )
         self.embed_batch = int(self.settings.get("embed_batch", 64))

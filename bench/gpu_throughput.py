@@ -1,0 +1,284 @@
+"""GPU throughput of the worker code paths, runnable on a bare CUDA machine.
+
+Usage (on the GPU machine; needs only torch, numpy, Pillow, onnx and onnx2torch)::
+
+    python bench/gpu_throughput.py face --models var/models --n 4000 --out /tmp/face_gpu.json
+    python bench/gpu_throughput.py audio_events --models var/models --minutes 240 --out /tmp/ae_gpu.json
+
+``face``: the path a ``gpu.face`` worker runs, ``FacePlugin.process`` on batches of Items (JPEG decode on a thread
+pool, pyramid + YuNet, alignment, SFace, quality), on 640 x 480 JPEG scenes composed from the public-domain test
+photos in ``plugins/face/tests/samples`` (1-3 faces each, 40-200 px). Also reported: analysis alone (decoded
+pixels in, no JPEG decode), decode alone, peak GPU memory, and the largest vector difference between the GPU and
+the CPU path on the same images.
+
+``audio_events``: YAMNet + the event logic (``StreamAnalyzer`` and the plugin's event extraction) on a synthetic
+waveform (noise, tones and bursts); file decoding (PyAV) is not part of this figure.
+
+Writes ``--out`` (JSON) and prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SAMPLES = ROOT / "plugins" / "face" / "tests" / "samples"
+
+
+def device_info() -> dict[str, Any]:
+    import torch
+
+    info: dict[str, Any] = {
+        "torch": torch.__version__,
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "cuda": torch.cuda.is_available(),
+    }
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+def sync(device: str) -> None:
+    import torch
+
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+# --------------------------------------------------------------------------- face
+
+
+def face_scenes(out_dir: Path, count: int, width: int = 640, height: int = 480, seed: int = 0) -> list[Path]:
+    """``count`` JPEG scenes: a blurred, recoloured photo as background, 1-3 face photos pasted on it."""
+    from PIL import Image, ImageFilter
+
+    rng = np.random.default_rng(seed)
+    photos = [Image.open(p).convert("RGB") for p in sorted(SAMPLES.glob("*.jpg"))]
+    paths = []
+    for k in range(count):
+        bg = photos[k % len(photos)].resize((width, height)).filter(ImageFilter.GaussianBlur(12))
+        bg = Image.fromarray((np.asarray(bg) * rng.uniform(0.5, 1.0, 3)).astype(np.uint8))
+        for _ in range(int(rng.integers(1, 4))):
+            face = photos[int(rng.integers(len(photos)))]
+            side = int(rng.integers(90, 300))  # the photos are head-and-shoulders: faces ~40-200 px
+            face = face.resize((side, int(side * face.height / face.width)))
+            bg.paste(face, (int(rng.integers(0, max(1, width - side))), int(rng.integers(0, max(1, height - side)))))
+        path = out_dir / f"scene_{k:04d}.jpg"
+        bg.save(path, quality=90)
+        paths.append(path)
+    return paths
+
+
+def face_bench(args: argparse.Namespace) -> dict[str, Any]:
+    import torch
+
+    from plugins.face import FacePlugin
+    from retrieval.media_io import read_image
+    from retrieval.plugin_api import Item, MediaKind
+
+    tmp = Path(tempfile.mkdtemp(prefix="mmsec-face-gpu-"))
+    files = face_scenes(tmp, args.distinct)
+    paths = [files[k % len(files)] for k in range(args.n)]
+    report: dict[str, Any] = {
+        "device_info": device_info(),
+        "images": args.n,
+        "distinct_files": len(files),
+        "image_size": "640x480 JPEG q90",
+        "runs": [],
+    }
+    device = args.device
+    model_dir = Path(args.models) / "face"
+
+    def make(batch_device: str, settings: dict[str, Any] | None = None) -> Any:
+        plugin = FacePlugin(settings or {}, model_dir)
+        plugin.load(batch_device)
+        return plugin
+
+    items = [Item(i, MediaKind.IMAGE, p) for i, p in enumerate(paths)]
+    for variant in args.variants:
+        batch_text, _, settings_text = variant.partition(":")
+        batch, settings = int(batch_text), json.loads(settings_text or "{}")
+        plugin = make(device, settings)
+        plugin.process(items[: batch * 2])  # warm-up: cudnn plans, thread pool
+        sync(device)
+        if device.startswith("cuda"):
+            torch.cuda.reset_peak_memory_stats()
+        t0 = time.perf_counter()
+        faces = 0
+        errors = 0
+        for start in range(0, len(items), batch):
+            for r in plugin.process(items[start : start + batch]):
+                faces += len(r.findings)
+                errors += bool(r.error)
+        sync(device)
+        secs = time.perf_counter() - t0
+        run = {
+            "path": "FacePlugin.process (decode + analysis)",
+            "batch": batch,
+            "settings": settings,
+            "seconds": round(secs, 3),
+            "images_per_s": round(len(items) / secs, 1),
+            "faces_per_s": round(faces / secs, 1),
+            "faces": faces,
+            "errors": errors,
+        }
+        if device.startswith("cuda"):
+            run["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated() / 2**20)
+        report["runs"].append(run)
+        print(run, flush=True)
+
+    # decode alone, on the plugin's thread pool
+    plugin = make(device)
+    list(plugin._read_all(items[:64]))  # warm-up: thread pool
+    t0 = time.perf_counter()
+    decoded = list(plugin._read_all(items[: min(len(items), 1000)]))
+    decode_rate = len(decoded) / (time.perf_counter() - t0)
+    report["decode_images_per_s"] = round(decode_rate, 1)
+    # analysis alone: decoded pixels in
+    pixels = [d[0] for d in decoded if not isinstance(d, str)]
+    batch = int(plugin.settings["analysis_batch"])
+    engine = plugin._engine
+    engine.analyse(pixels[:batch])
+    sync(device)
+    t0 = time.perf_counter()
+    rounds = 0
+    for start in range(0, len(pixels), batch):
+        engine.analyse(pixels[start : start + batch])
+        rounds += len(pixels[start : start + batch])
+    sync(device)
+    report["analysis_only"] = {"batch": batch, "images_per_s": round(rounds / (time.perf_counter() - t0), 1)}
+    print("decode", report["decode_images_per_s"], "analysis", report["analysis_only"], flush=True)
+
+    # same answers on CPU: vectors and boxes of the first images
+    if device != "cpu" and args.parity:
+        cpu = make("cpu")
+        few = [read_image(p) for p in files[: args.parity]]
+        got, ref = engine.analyse(few), cpu._engine.analyse(few)
+        worst_cos, worst_box, count_diff = 1.0, 0.0, 0
+        for a, b in zip(got, ref, strict=True):
+            count_diff += abs(len(a) - len(b))
+            for fa in a:
+                if not b:
+                    continue
+                best = max(b, key=lambda fb: float(np.dot(fa.vector, fb.vector)))
+                worst_cos = min(worst_cos, float(np.dot(fa.vector, best.vector)))
+                worst_box = max(worst_box, float(np.abs(np.subtract(fa.box, best.box)).max()))
+        report["parity_vs_cpu"] = {
+            "images": len(few),
+            "face_count_differences": count_diff,
+            "min_cosine_gpu_vs_cpu": round(worst_cos, 6),
+            "max_box_difference_px": round(worst_box, 3),
+        }
+        print("parity", report["parity_vs_cpu"], flush=True)
+    return report
+
+
+# --------------------------------------------------------------------------- audio events
+
+
+def synthetic_audio(seconds: float, rate: int = 16_000, seed: int = 0) -> np.ndarray:
+    """Noise floor with tones and short bursts, so the event logic has work to do."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * rate)
+    wave = (rng.standard_normal(n) * 0.01).astype(np.float32)
+    t = np.arange(rate * 2) / rate
+    for start in range(0, n - rate * 2, rate * 7):
+        kind = (start // (rate * 7)) % 3
+        if kind == 0:
+            wave[start : start + rate * 2] += 0.3 * np.sin(2 * np.pi * (700 + 300 * np.sin(2 * np.pi * 0.5 * t)) * t)
+        elif kind == 1:
+            burst = rng.standard_normal(rate // 4) * np.exp(-np.arange(rate // 4) / 600)
+            wave[start : start + rate // 4] += 0.8 * burst.astype(np.float32)
+    return np.clip(wave, -1, 1)
+
+
+def audio_events_bench(args: argparse.Namespace) -> dict[str, Any]:
+    from plugins.audio_events import AudioEventPlugin
+    from plugins.audio_events.pipeline import StreamAnalyzer
+
+    report: dict[str, Any] = {"device_info": device_info(), "runs": []}
+    seconds = args.minutes * 60.0
+    wave = synthetic_audio(seconds)
+    for device in [args.device] + (["cpu"] if args.cpu_minutes and args.device != "cpu" else []):
+        plugin = AudioEventPlugin({}, Path(args.models) / "audio_events")
+        plugin.load(device)
+        chunk = int(float(plugin.settings["chunk_s"]) * 16_000)
+        audio = wave if device == args.device else wave[: int(args.cpu_minutes * 60 * 16_000)]
+
+        def one_pass(samples: np.ndarray, plugin: Any = plugin, chunk: int = chunk) -> int:
+            analyzer = StreamAnalyzer(
+                plugin._yamnet, max_embeddings=int(plugin.settings["max_embeddings"]), head=plugin._head
+            )
+            for start in range(0, samples.size, chunk):
+                analyzer.feed(samples[start : start + chunk])
+            return len(plugin._event_findings(analyzer.finish()))
+
+        one_pass(audio[: 16_000 * 300])  # warm-up
+        sync(device)
+        t0 = time.perf_counter()
+        events = one_pass(audio)
+        sync(device)
+        secs = time.perf_counter() - t0
+        run = {
+            "device": device,
+            "audio_s": round(audio.size / 16_000, 1),
+            "seconds": round(secs, 3),
+            "x_real_time": round(audio.size / 16_000 / secs, 1),
+            "events": events,
+            "torch_threads": __import__("torch").get_num_threads(),
+        }
+        report["runs"].append(run)
+        print(run, flush=True)
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("what", choices=["face", "audio_events"])
+    ap.add_argument("--models", type=Path, default=ROOT / "var" / "models")
+    ap.add_argument("--device", default="cuda")
+    ap.add_argument("--out", type=Path)
+    ap.add_argument("--n", type=int, default=4000, help="face: images per run")
+    ap.add_argument("--distinct", type=int, default=400, help="face: distinct scene files")
+    ap.add_argument(
+        "--variants",
+        nargs="+",
+        default=["32", "128", '128:{"analysis_batch": 128}'],
+        help='face: "ITEMS_PER_PROCESS_CALL[:SETTINGS_JSON]" per run',
+    )
+    ap.add_argument("--parity", type=int, default=32, help="face: images compared with the CPU path (0: skip)")
+    ap.add_argument("--minutes", type=float, default=120, help="audio_events: minutes of audio on --device")
+    ap.add_argument("--cpu-minutes", type=float, default=10, help="audio_events: minutes on the CPU (0: skip)")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    args = ap.parse_args(argv)
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    started = time.strftime("%Y-%m-%d %H:%M:%S")
+    report = face_bench(args) if args.what == "face" else audio_events_bench(args)
+    report.update({"started": started, "command": " ".join(["python", "bench/gpu_throughput.py", *sys.argv[1:]])})
+    if args.out:
+        args.out.write_text(json.dumps(report, indent=2))
+    buf = io.StringIO()
+    json.dump(report, buf, indent=1)
+    print(buf.getvalue())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
