@@ -122,6 +122,7 @@ class YuNetDetector:
         max_level_pixels: int = 16_000_000,
         tile_batch: int = 16,
         max_faces: int = 1000,
+        memory_format: Any = None,
     ) -> None:
         self.module = module
         self.device = device
@@ -135,6 +136,7 @@ class YuNetDetector:
         self.max_level_pixels = max_level_pixels
         self.tile_batch = tile_batch
         self.max_faces = max_faces
+        self.memory_format = memory_format
 
     def detect(self, images: list[Any]) -> list[Detections]:
         """``images``: float tensors (3, H, W), RGB 0..255 on ``self.device``."""
@@ -170,9 +172,9 @@ class YuNetDetector:
                     batch = torch.zeros((len(chunk), 3, ph, pw), device=self.device, dtype=torch.float32)
                     for j, (_, t, crop) in enumerate(chunk):
                         batch[j, :, : t.height, : t.width] = crop[0]
-                    batch = batch.contiguous(memory_format=torch.channels_last)
-                    outs = self.module(batch)
-                    sel = decode(list(outs), ph, pw, self.score_threshold)
+                    batch = batch.contiguous(memory_format=self.memory_format or torch.channels_last)
+                    outs = [out.float() for out in self.module(batch)]
+                    sel = decode(outs, ph, pw, self.score_threshold)
                     index = sel[0].cpu().numpy()
                     boxes, scores, marks = (v.float().cpu().numpy() for v in sel[1:])
                     for j, (idx, t, _) in enumerate(chunk):

@@ -71,8 +71,15 @@ class FaceEngine:
         self._lock = threading.Lock()
         # YuNet sees many input shapes (tiles, levels): eager, no per-shape re-optimisation.
         # SFace always sees 112x112 batches padded to a multiple of 8: frozen on CPU.
+        # Layout and precision on a GPU: depthwise convolutions are fast in some layouts/dtypes only.
+        channels_last = bool(self.settings.get("channels_last", True))
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.autocast_dtype = getattr(torch, str(self.settings.get("gpu_dtype") or "float32")) if on_gpu else None
         yunet = rgb_input(load_module(Path(model_dir) / YUNET_FILE, device, None))
         self.sface = load_module(Path(model_dir) / SFACE_FILE, device, (8, 3, 112, 112))
+        if on_gpu:
+            yunet = yunet.to(memory_format=self.memory_format)
+            self.sface = self.sface.to(memory_format=self.memory_format)
         self.detector = YuNetDetector(
             yunet,
             device,
@@ -83,13 +90,14 @@ class FaceEngine:
             max_level_pixels=int(self.settings.get("max_level_pixels", 16_000_000)),
             tile_batch=int(self.settings.get("tile_batch_gpu" if on_gpu else "tile_batch", 64 if on_gpu else 16)),
             max_faces=int(self.settings.get("max_faces", 1000)),
+            memory_format=self.memory_format,
         )
         self.embed_batch = int(self.settings.get("embed_batch", 64))
         self._lap = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]], device=device)[None, None]
 
     def analyse(self, images: Sequence[NDArray[np.uint8]]) -> list[list[Face]]:
         """All faces of every image (RGB uint8 arrays), ordered by detector score."""
-        with self._lock:
+        with self._lock, self._autocast():
             tensors = [to_tensor(img, self.device) for img in images]
             detections = self.detector.detect(tensors)
             crops, owners = [], []
@@ -121,6 +129,16 @@ class FaceEngine:
                 )
             return results
 
+    def _autocast(self) -> Any:
+        """Reduced precision on a GPU when ``gpu_dtype`` asks for it; a no-op context otherwise."""
+        import contextlib
+
+        import torch
+
+        if self.autocast_dtype is None or self.autocast_dtype == torch.float32:
+            return contextlib.nullcontext()
+        return torch.autocast("cuda", dtype=self.autocast_dtype)
+
     def embed_crops(self, crops: list[Any]) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
         """Aligned RGB crops (n, 3, 112, 112) -> L2-normalised SFace vectors and blur measures."""
         import torch
@@ -133,9 +151,11 @@ class FaceEngine:
                 batch = allc[start : start + self.embed_batch]
                 n = batch.shape[0]
                 padded = F.pad(batch, (0, 0, 0, 0, 0, 0, 0, (-n) % 8))  # few distinct shapes
-                emb = self.sface(padded.contiguous(memory_format=torch.channels_last))[:n]
+                emb = self.sface(padded.contiguous(memory_format=self.memory_format))[:n]
                 vecs.append(F.normalize(emb.float(), dim=1).cpu())
-                gray = (0.299 * batch[:, 0] + 0.587 * batch[:, 1] + 0.114 * batch[:, 2])[:, None, 15:-15, 15:-15]
-                lap = F.conv2d(gray, self._lap)
-                blurs.append(lap.flatten(1).var(dim=1, unbiased=False).cpu())
+                with torch.autocast(torch.device(self.device).type, enabled=False):  # variances overflow fp16
+                    batch = batch.float()
+                    gray = (0.299 * batch[:, 0] + 0.587 * batch[:, 1] + 0.114 * batch[:, 2])[:, None, 15:-15, 15:-15]
+                    lap = F.conv2d(gray, self._lap)
+                    blurs.append(lap.flatten(1).var(dim=1, unbiased=False).cpu())
         return torch.cat(vecs).numpy().astype(np.float32), torch.cat(blurs).numpy().astype(np.float32)
