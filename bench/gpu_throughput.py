@@ -129,7 +129,6 @@ def face_bench(args: argparse.Namespace) -> dict[str, Any]:
     report["analysis_only"] = []
     for text in args.analysis_variants:
         settings = json.loads(text)
-        torch.backends.cudnn.benchmark = bool(settings.pop("cudnn_benchmark", False))
         engine = make(device, settings)._engine
         batch = int(settings.get("analysis_batch", 32))
         for _ in range(2):  # warm-up (cudnn plans for every batch shape)
@@ -147,12 +146,13 @@ def face_bench(args: argparse.Namespace) -> dict[str, Any]:
         print("analysis", row, flush=True)
     good = [r for r in report["analysis_only"] if r.get("parity_vs_cpu", {}).get("acceptable", True)]
     best = max(good, key=lambda r: r["images_per_s"])["settings"] if good else {}
-    torch.backends.cudnn.benchmark = bool(best.get("cudnn_benchmark", False))
-    best = {k: v for k, v in best.items() if k != "cudnn_benchmark"}
 
-    # the worker path with the fastest acceptable settings
-    for batch in args.batches:
-        plugin = make(device, best)
+    on_device, _ = make(device)._split_decoding(items[:200], list(range(min(200, len(items)))))
+    report["device_decodable_share"] = round(len(on_device) / min(200, len(items)), 3)
+    # the worker path with the fastest acceptable settings (and the process variants on top of them)
+    for batch, extra in [(b, json.loads(v)) for v in args.process_variants for b in args.batches]:
+        settings = {**best, **extra}
+        plugin = make(device, settings)
         plugin.process(items[: batch * 2])  # warm-up: cudnn plans, thread pool
         sync(device)
         if device.startswith("cuda"):
@@ -169,8 +169,7 @@ def face_bench(args: argparse.Namespace) -> dict[str, Any]:
         run = {
             "path": "FacePlugin.process (decode + analysis)",
             "batch": batch,
-            "settings": best,
-            "cudnn_benchmark": torch.backends.cudnn.benchmark,
+            "settings": settings,
             "seconds": round(secs, 3),
             "images_per_s": round(len(items) / secs, 1),
             "faces_per_s": round(faces / secs, 1),
@@ -295,6 +294,12 @@ def main(argv: list[str] | None = None) -> int:
         nargs="+",
         default=["{}"],
         help="face: plugin settings (JSON) per analysis-only run; the fastest acceptable one runs process()",
+    )
+    ap.add_argument(
+        "--process-variants",
+        nargs="+",
+        default=["{}", '{"jpeg_decode": "host"}'],
+        help="face: settings (JSON) laid over the fastest analysis settings, one process() run each per batch",
     )
     ap.add_argument("--analysis-images", type=int, default=512, help="face: decoded images per analysis run")
     ap.add_argument("--profile", type=Path, help="face: write a torch.profiler table of one batch here (CUDA only)")

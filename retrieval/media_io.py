@@ -157,6 +157,14 @@ def probe_image(path: Path) -> dict[str, Any]:
         return {"width": width, "height": height, "codec": (img.format or "").lower(), "frames": frames}
 
 
+def _orientation(img: Any) -> int:
+    """EXIF orientation tag (1 = as stored); broken EXIF counts as 1."""
+    try:
+        return int(img.getexif().get(0x0112, 1))
+    except Exception:  # noqa: BLE001
+        return 1
+
+
 def read_image(path: Path, max_side: int | None = None) -> NDArray[np.uint8]:
     """Decode an image to an RGB ``uint8`` array (H, W, 3), EXIF rotation applied.
 
@@ -170,7 +178,8 @@ def read_image(path: Path, max_side: int | None = None) -> NDArray[np.uint8]:
         with img:
             img.seek(0)
             img.load()
-            img = ImageOps.exif_transpose(img)
+            if _orientation(img) != 1:  # exif_transpose copies the image even when there is nothing to do
+                img = ImageOps.exif_transpose(img)
             if img.mode in ("I;16", "I;16B", "I;16L", "I"):
                 arr = np.asarray(img, dtype=np.float32)
                 hi = float(arr.max()) or 1.0
@@ -179,7 +188,8 @@ def read_image(path: Path, max_side: int | None = None) -> NDArray[np.uint8]:
                 img = img.convert("RGBA")
                 background = Image.new("RGBA", img.size, (255, 255, 255, 255))
                 img = Image.alpha_composite(background, img)
-            img = img.convert("RGB")
+            if img.mode != "RGB":
+                img = img.convert("RGB")
             if max_side and max(img.size) > max_side:
                 img.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
             return np.asarray(img, dtype=np.uint8).copy()

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from plugins.face.alignment import similarity_transform, warp_faces
+from plugins.face.alignment import similarity_transforms, warp_faces
 from plugins.face.quality import assess
 
 YUNET_FILE = "face_detection_yunet_2023mar.onnx"
@@ -36,10 +36,15 @@ class Face:
     enrol_ok: bool = False
 
 
-def to_tensor(rgb: NDArray[np.uint8], device: str) -> Any:
-    """HWC uint8 RGB -> CHW float32 on the device (upload as uint8: 4x less traffic)."""
+def to_tensor(rgb: Any, device: str) -> Any:
+    """HWC uint8 RGB array, or CHW uint8 tensor decoded on the device -> CHW float32 on the device.
+
+    Arrays go up as uint8: 4x less traffic than float.
+    """
     import torch
 
+    if isinstance(rgb, torch.Tensor):
+        return rgb.to(device).float()
     return torch.from_numpy(np.ascontiguousarray(rgb)).to(device).permute(2, 0, 1).float()
 
 
@@ -60,6 +65,8 @@ def load_module(path: Path, device: str, example_shape: tuple[int, ...] | None) 
 class FaceEngine:
     """Loaded YuNet + SFace; thread-safe ``analyse``."""
 
+    accepts_tensors = True  # analyse() takes (3, H, W) uint8 tensors decoded on the device, too
+
     def __init__(self, model_dir: Path, device: str, settings: Mapping[str, Any]) -> None:
         import torch
 
@@ -78,6 +85,9 @@ class FaceEngine:
         yunet = rgb_input(load_module(Path(model_dir) / YUNET_FILE, device, None))
         self.sface = load_module(Path(model_dir) / SFACE_FILE, device, (8, 3, 112, 112))
         if on_gpu:
+            # cuDNN's default algorithm choice for these depthwise-heavy nets ran YuNet + SFace at about a third
+            # of the autotuned speed on an H100 (bench/gpu_throughput.py); the worker process owns its GPU.
+            torch.backends.cudnn.benchmark = bool(self.settings.get("cudnn_benchmark", True))
             yunet = yunet.to(memory_format=self.memory_format)
             self.sface = self.sface.to(memory_format=self.memory_format)
         self.detector = YuNetDetector(
@@ -95,16 +105,15 @@ class FaceEngine:
         self.embed_batch = int(self.settings.get("embed_batch", 64))
         self._lap = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]], device=device)[None, None]
 
-    def analyse(self, images: Sequence[NDArray[np.uint8]]) -> list[list[Face]]:
-        """All faces of every image (RGB uint8 arrays), ordered by detector score."""
+    def analyse(self, images: Sequence[Any]) -> list[list[Face]]:
+        """All faces of every image (RGB uint8 HWC arrays or CHW tensors), ordered by detector score."""
         with self._lock, self._autocast():
             tensors = [to_tensor(img, self.device) for img in images]
             detections = self.detector.detect(tensors)
             crops, owners = [], []
             for idx, (tensor, dets) in enumerate(zip(tensors, detections, strict=True)):
                 if len(dets):
-                    mats = np.stack([similarity_transform(lm) for lm in dets.landmarks])
-                    crops.append(warp_faces(tensor, mats))
+                    crops.append(warp_faces(tensor, similarity_transforms(dets.landmarks)))
                     owners.extend((idx, j) for j in range(len(dets)))
             results: list[list[Face]] = [[] for _ in images]
             if not crops:

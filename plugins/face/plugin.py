@@ -109,6 +109,8 @@ class FacePlugin:
         "embed_batch": 64,
         "decode_threads": 0,  # 0: min(8, CPU count)
         "analysis_batch": 32,  # images per detector/embedder pass; decoding runs ahead
+        "cudnn_benchmark": True,  # GPU workers: autotuned convolutions
+        "jpeg_decode": "auto",  # auto: plain JPEGs decoded by nvJPEG on a GPU worker, Pillow on a CPU one
         **QUALITY_DEFAULTS,
     }
 
@@ -150,7 +152,7 @@ class FacePlugin:
                 wanted.append(i)
         # Decoding runs ahead on the thread pool while earlier images are analysed.
         chunk = max(1, int(self.settings.get("analysis_batch") or 32))
-        pending: list[tuple[int, tuple[NDArray[np.uint8], float]]] = []
+        pending: list[tuple[int, tuple[Any, float]]] = []
 
         def analyse_pending() -> None:
             analysed = self._analyse([pixels for _, (pixels, _) in pending])
@@ -162,15 +164,47 @@ class FacePlugin:
                     results[i] = ItemResult(item.media_id, findings=face_findings(faces, scale), time_s=item.time_s)
             pending.clear()
 
-        for i, decoded in zip(wanted, self._read_all([batch[i] for i in wanted]), strict=True):
+        def add(i: int, decoded: tuple[Any, float] | str) -> None:
             if isinstance(decoded, str):
                 results[i] = ItemResult(batch[i].media_id, error=decoded, time_s=batch[i].time_s)
-                continue
+                return
             pending.append((i, decoded))
             if len(pending) >= chunk:
                 analyse_pending()
+
+        on_device, on_host = self._split_decoding(batch, wanted)
+        host_decoded = zip(on_host, self._read_all([batch[i] for i in on_host]), strict=True)  # starts the pool
+        if on_device:
+            from plugins.face.device_jpeg import decode_on_device
+
+            for start in range(0, len(on_device), chunk):
+                part = on_device[start : start + chunk]
+                for (i, _), tensor in zip(part, decode_on_device([blob for _, blob in part], self.device), strict=True):
+                    add(i, (tensor, 1.0) if tensor is not None else self._read(batch[i]))
+        for i, decoded in host_decoded:
+            add(i, decoded)
         analyse_pending()
         return [r for r in results if r is not None]
+
+    def _split_decoding(self, batch: Sequence[Item], wanted: list[int]) -> tuple[list[tuple[int, bytes]], list[int]]:
+        """Which images the analysis device decodes (plain JPEGs) and which Pillow decodes.
+
+        ``jpeg_decode``: ``auto`` (the device on a GPU worker, Pillow on a CPU one), ``device`` or ``host``.
+        """
+        mode = str(self.settings.get("jpeg_decode") or "auto")
+        on_gpu = str(self.device or "").startswith("cuda")
+        if not getattr(self._engine, "accepts_tensors", False) or mode == "host" or (mode == "auto" and not on_gpu):
+            return [], wanted
+        from plugins.face.device_jpeg import device_decodable
+
+        on_device, on_host = [], []
+        for i in wanted:
+            blob = device_decodable(batch[i].path, int(self.settings["max_side"]))
+            if blob is None:
+                on_host.append(i)
+            else:
+                on_device.append((i, blob))
+        return on_device, on_host
 
     def _read(self, item: Item) -> tuple[NDArray[np.uint8], float] | str:
         """(pixels fitted to ``max_side``, scale), or the error text that item gets."""
