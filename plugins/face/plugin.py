@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -110,7 +110,7 @@ class FacePlugin:
         "decode_threads": 0,  # 0: min(8, CPU count)
         "analysis_batch": 32,  # images per detector/embedder pass; decoding runs ahead
         "cudnn_benchmark": True,  # GPU workers: autotuned convolutions
-        "jpeg_decode": "auto",  # auto: plain JPEGs decoded by nvJPEG on a GPU worker, Pillow on a CPU one
+        "jpeg_decode": "auto",  # auto | host | torchvision | device: see FacePlugin._jpeg_mode
         **QUALITY_DEFAULTS,
     }
 
@@ -172,8 +172,13 @@ class FacePlugin:
             if len(pending) >= chunk:
                 analyse_pending()
 
-        on_device, on_host = self._split_decoding(batch, wanted)
-        host_decoded = zip(on_host, self._read_all([batch[i] for i in on_host]), strict=True)  # starts the pool
+        mode = self._jpeg_mode()
+        if mode == "device":
+            on_device, on_host = self._split_decoding(batch, wanted)
+        else:
+            on_device, on_host = [], wanted
+        reader = self._read_jpeg_fast if mode == "torchvision" else self._read
+        host_decoded = zip(on_host, self._map(reader, [batch[i] for i in on_host]), strict=True)  # starts the pool
         if on_device:
             from plugins.face.device_jpeg import decode_on_device
 
@@ -186,20 +191,28 @@ class FacePlugin:
         analyse_pending()
         return [r for r in results if r is not None]
 
-    def _split_decoding(self, batch: Sequence[Item], wanted: list[int]) -> tuple[list[tuple[int, bytes]], list[int]]:
-        """Which images the analysis device decodes (plain JPEGs) and which Pillow decodes.
-
-        ``jpeg_decode``: ``auto`` (the device on a GPU worker, Pillow on a CPU one), ``device`` or ``host``.
-        """
+    def _jpeg_mode(self) -> str:
+        """How plain JPEGs are decoded: ``host`` (Pillow), ``torchvision`` (libjpeg-turbo on the host threads,
+        no Pillow copies) or ``device`` (nvJPEG on the GPU). ``auto``: torchvision on a GPU worker, else Pillow.
+        Anything that is not a plain JPEG, or that a fast decoder refuses, goes through Pillow."""
         mode = str(self.settings.get("jpeg_decode") or "auto")
-        on_gpu = str(self.device or "").startswith("cuda")
-        if not getattr(self._engine, "accepts_tensors", False) or mode == "host" or (mode == "auto" and not on_gpu):
-            return [], wanted
+        if not getattr(self._engine, "accepts_tensors", False):
+            return "host"
+        if mode == "auto":
+            return "torchvision" if str(self.device or "").startswith("cuda") else "host"
+        return mode
+
+    def _split_decoding(self, batch: Sequence[Item], wanted: list[int]) -> tuple[list[tuple[int, bytes]], list[int]]:
+        """Which images the GPU decodes (plain JPEGs: their bytes) and which the host decodes."""
         from plugins.face.device_jpeg import device_decodable
 
+        max_side = int(self.settings["max_side"])
         on_device, on_host = [], []
-        for i in wanted:
-            blob = device_decodable(batch[i].path, int(self.settings["max_side"]))
+        for i, blob in zip(
+            wanted,
+            self._map(lambda item: device_decodable(item.path, max_side), [batch[i] for i in wanted]),
+            strict=True,
+        ):
             if blob is None:
                 on_host.append(i)
             else:
@@ -215,20 +228,29 @@ class FacePlugin:
         except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
             return f"cannot read image ({exc.__class__.__name__})"
 
-    def _read_all(self, items: list[Item]) -> Iterator[tuple[NDArray[np.uint8], float] | str]:
-        """Decode a batch on several threads (Pillow releases the GIL while decoding), in order, lazily.
+    def _read_jpeg_fast(self, item: Item) -> tuple[Any, float] | str:
+        """A plain JPEG through torchvision's decoder (a CHW tensor); anything else through ``_read``."""
+        from plugins.face.device_jpeg import decode_on_device, device_decodable
 
-        On a GPU worker one thread cannot decode images as fast as the device analyses them.
+        blob = device_decodable(item.path, int(self.settings["max_side"]))
+        tensor = decode_on_device([blob], "cpu")[0] if blob is not None else None
+        return (tensor, 1.0) if tensor is not None else self._read(item)
+
+    def _map(self, fn: Callable[[Item], Any], items: list[Item]) -> Iterator[Any]:
+        """``fn`` over ``items`` on several threads, in order, lazily (all submitted at once).
+
+        On a GPU worker one thread cannot decode images as fast as the device analyses them; the decoders
+        release the GIL while they work.
         """
         threads = int(self.settings.get("decode_threads") or 0) or min(8, os.cpu_count() or 1)
         if len(items) < 2 or threads < 2:
-            return (self._read(item) for item in items)
+            return (fn(item) for item in items)
         with self._lock:
             if self._decoder is None:
                 from concurrent.futures import ThreadPoolExecutor
 
                 self._decoder = ThreadPoolExecutor(threads, thread_name_prefix=f"{self.name}-decode")
-        return self._decoder.map(self._read, items)
+        return self._decoder.map(fn, items)
 
     def _analyse(self, images: list[Any]) -> list[Any]:
         """Whole batch at once; on an unexpected failure, item by item so only the culprit fails."""

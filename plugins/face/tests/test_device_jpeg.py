@@ -1,4 +1,4 @@
-"""JPEG decoding on the analysis device (nvJPEG on a GPU worker) gives what the Pillow path gives.
+"""Fast JPEG decoding (nvJPEG on the GPU, or torchvision on the host threads) gives what Pillow gives.
 
 The torchvision decoder runs on the CPU too, so ``jpeg_decode="device"`` exercises the same code
 here; the GPU run of the same path is in bench/gpu_throughput.py.
@@ -16,11 +16,12 @@ from retrieval.media_io import read_image
 from retrieval.plugin_api import Item, MediaKind
 
 
-@pytest.fixture(scope="module")
-def device_plugin(face_model_dir):
+@pytest.fixture(scope="module", params=["device", "torchvision"])
+def device_plugin(face_model_dir, request):
+    """``device``: nvJPEG on a GPU (torchvision's CPU decoder here); ``torchvision``: on the host threads."""
     from plugins.face import FacePlugin
 
-    plugin = FacePlugin({"jpeg_decode": "device"}, face_model_dir)
+    plugin = FacePlugin({"jpeg_decode": request.param}, face_model_dir)
     plugin.load("cpu")
     return plugin
 
@@ -71,8 +72,12 @@ def test_process_finds_the_same_faces_and_keeps_every_file_accounted_for(face_pl
     paths = [SAMPLES / "biden.jpg", odd["rotated"], SAMPLES / "astronaut.jpg", odd["cut"], odd["cmyk"], odd["fake"]]
     paths += [odd["png"], SAMPLES / "obama_b.jpg"]
     items = [Item(k, MediaKind.IMAGE, p) for k, p in enumerate(paths)]
-    on_device, on_host = device_plugin._split_decoding(items, list(range(len(items))))
-    assert [i for i, _ in on_device] == [0, 2, 7] and on_host == [1, 3, 4, 5, 6]
+    if device_plugin._jpeg_mode() == "device":
+        on_device, on_host = device_plugin._split_decoding(items, list(range(len(items))))
+        assert [i for i, _ in on_device] == [0, 2, 7] and on_host == [1, 3, 4, 5, 6]
+    else:
+        kinds = [type(device_plugin._read_jpeg_fast(item)[0]).__name__ for item in items if item.media_id in (0, 1)]
+        assert kinds == ["Tensor", "ndarray"]  # plain JPEG: torchvision; EXIF-rotated: Pillow
     host, device = face_plugin.process(items), device_plugin.process(items)
     assert [r.media_id for r in device] == list(range(len(paths)))
     for h, d in zip(host, device, strict=True):
