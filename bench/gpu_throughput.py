@@ -133,7 +133,7 @@ def face_bench(args: argparse.Namespace) -> dict[str, Any]:
     for text in args.analysis_variants:
         settings = json.loads(text)
         engine = make(device, settings)._engine
-        batch = int(settings.get("analysis_batch", 32))
+        batch = int(settings.get("analysis_batch", 64))
         for _ in range(2):  # warm-up (cudnn plans for every batch shape)
             engine.analyse(pixels[:batch])
         engine.analyse(pixels[-(len(pixels) % batch or batch) :])

@@ -108,7 +108,7 @@ class FacePlugin:
         "tile_batch_gpu": 64,
         "embed_batch": 64,
         "decode_threads": 0,  # 0: min(8, CPU count)
-        "analysis_batch": 32,  # images per detector/embedder pass; decoding runs ahead
+        "analysis_batch": 64,  # images per detector/embedder pass; decoding runs ahead
         "cudnn_benchmark": True,  # GPU workers: autotuned convolutions
         "jpeg_decode": "auto",  # auto | host | torchvision | device: see FacePlugin._jpeg_mode
         **QUALITY_DEFAULTS,
@@ -151,7 +151,7 @@ class FacePlugin:
             else:
                 wanted.append(i)
         # Decoding runs ahead on the thread pool while earlier images are analysed.
-        chunk = max(1, int(self.settings.get("analysis_batch") or 32))
+        chunk = max(1, int(self.settings.get("analysis_batch") or 64))
         pending: list[tuple[int, tuple[Any, float]]] = []
 
         def analyse_pending() -> None:
