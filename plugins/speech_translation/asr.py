@@ -217,12 +217,21 @@ class WhisperAsr:
         return list(m.generate_segments(features, tokenizer, options, False, encoded))
 
     def translate(self, audio: NDArray[np.float32], language: str, opts: DecodeOptions) -> str:
-        """Whisper's own speech-to-English task: the fallback for languages without a text MT engine."""
+        """Whisper's own speech-to-English task: the fallback for languages without a text MT engine.
+
+        Only segments whose transcript passed ``keep_segment`` come here, so speech is already established: the
+        no-speech gate is not applied again (it emptied the English of hard-to-read speech whose transcript was
+        kept). Stock phrases and repetition loops are still dropped.
+        """
+        from faster_whisper.transcribe import get_compression_ratio
+
         segments, _ = self.model.transcribe(
             audio, language=language, task="translate", beam_size=opts.beam_size, temperature=[0.0],
-            condition_on_previous_text=False, no_speech_threshold=opts.no_speech_threshold,
-            log_prob_threshold=opts.log_prob_threshold, without_timestamps=True, vad_filter=False,
+            condition_on_previous_text=False, no_speech_threshold=None, log_prob_threshold=None,
+            without_timestamps=True, vad_filter=False,
         )
         text = " ".join(s.text.strip() for s in segments if s.text.strip()).strip()
-        return "" if looks_hallucinated(text) else text
+        if not text or looks_hallucinated(text) or get_compression_ratio(text) > opts.compression_ratio_threshold:
+            return ""
+        return text
 
