@@ -157,7 +157,7 @@ class SpeechPipeline:
         quick: tuple[str, float] | None = None
         if g is not None and g.samples + audio.size > opts.max_group_s * SAMPLE_RATE:
             self._decode_group(opts, state)
-        elif g is not None:
+        elif g is not None and len(opts.languages) != 1:  # one configured language: no change to notice
             if g.quick is None:
                 g.quick = self.asr.quick_language(g.parts[0][1], opts.languages)
             quick = self.asr.quick_language(audio, opts.languages)

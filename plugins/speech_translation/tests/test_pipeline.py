@@ -142,3 +142,20 @@ def test_it_accepts_a_registered_whisper_checkpoint(model_dir, librivox, wav):
     assert SpeechTranslationPlugin.model_version_for(p.settings, p.asr_model_id) != p.model_version
     (f,) = run(p, wav("en.wav", librivox[: int(3.5 * SR)])).findings
     assert f.data["asr_model"] == p.asr_model_id
+
+
+def test_a_single_configured_language_skips_the_per_span_language_checks(model_dir, spanish, wav, monkeypatch):
+    """With ``languages`` = one language (the case states it) a language change cannot happen: no quick checks."""
+    from plugins.speech_translation import SpeechTranslationPlugin
+
+    plugin = SpeechTranslationPlugin({"cpu_threads": 2, "languages": ["es"]}, model_dir=model_dir)
+    plugin.load("cpu")
+    calls = []
+    asr = plugin._pipeline.asr
+    original = asr.quick_language
+    monkeypatch.setattr(asr, "quick_language", lambda *a, **k: calls.append(1) or original(*a, **k))
+    gap = np.zeros(int(1.5 * SR), np.float32)
+    result = run(plugin, wav("es_twice.wav", np.concatenate([spanish, gap, spanish, gap, spanish])))
+    assert result.error is None and result.findings
+    assert {f.data["language"] for f in result.findings} == {"es"}
+    assert calls == []
