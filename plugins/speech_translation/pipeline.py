@@ -7,7 +7,7 @@ and one pending group (at most ``max_group_s``) are kept.
 Consecutive speech spans are joined (silence removed) into groups of up to ``max_group_s`` and decoded together:
 Whisper's encoder always costs a full 30 s window, so decoding short utterances one by one would be several times
 slower. One encoder pass per group serves both language ID and decoding. A group is closed early when a new span
-sounds like another language (a cheap 10 s-window language guess per span), so a file that switches language
+sounds like another language (a cheap 5 s-window language guess per span), so a file that switches language
 between utterances gets the right language per segment.
 
 Public surface: ``SpeechPipeline``, ``SegmentRecord``, ``PipelineOptions``.
