@@ -1,11 +1,10 @@
-"""JPEG decoding on the analysis device (nvJPEG through torchvision on a GPU worker).
+"""Fast JPEG decoding through torchvision: nvJPEG on the GPU, or libjpeg-turbo on the host's threads.
 
-A GPU analyses 640-px images faster than a handful of host threads can decode them with Pillow
-(most of whose per-image work holds the GIL). Decoding on the device also ships ~60 kB of JPEG
-instead of ~1 MB of pixels per image. Only plain files take this path: a JPEG in RGB or grey, no
-EXIF rotation, within the pixel and side limits, ending with its end-of-image marker (so a
-truncated file still gets Pillow's clear error). Everything else, and any file the device decoder
-refuses, goes through ``retrieval.media_io.read_image`` as before.
+A GPU analyses 640-px images faster than a handful of host threads decode them with Pillow (measured on an
+H100: Pillow ~550-730 images/s on 8 threads, torchvision ~2,760, the GPU analysis 620-750; see
+docs/benchmarks/gpu.md). Only plain files take this path: a JPEG in RGB or grey, no EXIF rotation, within the
+pixel and side limits, ending with its end-of-image marker (so a truncated file still gets Pillow's clear
+error). Everything else, and any file these decoders refuse, goes through ``retrieval.media_io.read_image``.
 """
 
 from __future__ import annotations
