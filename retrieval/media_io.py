@@ -157,7 +157,7 @@ def probe_image(path: Path) -> dict[str, Any]:
         return {"width": width, "height": height, "codec": (img.format or "").lower(), "frames": frames}
 
 
-def _orientation(img: Any) -> int:
+def exif_orientation(img: Any) -> int:
     """EXIF orientation tag (1 = as stored); broken EXIF counts as 1."""
     try:
         return int(img.getexif().get(0x0112, 1))
@@ -178,7 +178,7 @@ def read_image(path: Path, max_side: int | None = None) -> NDArray[np.uint8]:
         with img:
             img.seek(0)
             img.load()
-            if _orientation(img) != 1:  # exif_transpose copies the image even when there is nothing to do
+            if exif_orientation(img) != 1:  # exif_transpose copies the image even when there is nothing to do
                 img = ImageOps.exif_transpose(img)
             if img.mode in ("I;16", "I;16B", "I;16L", "I"):
                 arr = np.asarray(img, dtype=np.float32)

@@ -176,7 +176,7 @@ class YuNetDetector:
                     outs = [out.float() for out in self.module(batch)]
                     sel = decode(outs, ph, pw, self.score_threshold)
                     index = sel[0].cpu().numpy()
-                    boxes, scores, marks = (v.float().cpu().numpy() for v in sel[1:])
+                    boxes, scores, marks = (v.cpu().numpy() for v in sel[1:])  # outs are float32 already
                     for j, (idx, t, _) in enumerate(chunk):
                         mine = index == j
                         if mine.any():

@@ -13,7 +13,7 @@ import io
 from pathlib import Path
 from typing import Any
 
-from retrieval.media_io import MAX_IMAGE_PIXELS
+from retrieval.media_io import MAX_IMAGE_PIXELS, exif_orientation
 
 JPEG_START = b"\xff\xd8\xff"
 JPEG_END = b"\xff\xd9"
@@ -36,7 +36,7 @@ def device_decodable(path: Path, max_side: int) -> bytes | None:
                 return None
             if width * height > MAX_IMAGE_PIXELS or (max_side > 0 and max(width, height) > max_side):
                 return None
-            if int(img.getexif().get(0x0112, 1)) != 1:
+            if exif_orientation(img) != 1:
                 return None
     except Exception:  # noqa: BLE001 - anything odd goes the Pillow way, which reports it properly
         return None
