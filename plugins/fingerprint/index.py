@@ -12,7 +12,14 @@ contact, missed minutiae) are shrunk (regularised within-class whitening, WCCN);
 All statistics are fitted on synthetic prints by ``python -m plugins.fingerprint.fit_index``.
 Candidates found this way are re-ranked with the MCC matcher.
 
-Public surface: ``DIM``, ``index_code``, ``raw_histogram``, ``IndexStats``, ``load_stats``.
+Partial probes: a small partial impression shares only part of an enrolled print's pairs, and the pairs of
+the rest dilute the cosine. So an enrolled print also gets ``window_codes``: the same code of the minutiae
+inside a few contact-sized ellipses (``WINDOW_AXES`` around the minutiae centroid and ``WINDOW_OFFSETS`` from
+it), stored as a second space (``fp_window``); a candidate's similarity is the best of its full code and its
+windows (docs/benchmarks/fingerprint-candidates.md: recall@100 at 100,000 prints 94.8 -> 97.4 %).
+
+Public surface: ``DIM``, ``index_code``, ``window_templates``, ``window_codes``, ``raw_histogram``,
+``IndexStats``, ``load_stats``.
 """
 
 from __future__ import annotations
@@ -32,6 +39,12 @@ N_PC = 10
 N_WITHIN = 50
 WITHIN_SHRINK = 2.0
 STATS_FILE = Path(__file__).with_name("index_stats.npz")
+#: Window ellipse semi-axes (x, y) in 500-dpi pixels: about the contact area of a small partial impression.
+WINDOW_AXES = (100.0, 85.0)
+#: Window centres relative to the minutiae centroid (pixels).
+WINDOW_OFFSETS = ((0.0, 0.0), (35.0, 0.0), (-35.0, 0.0), (0.0, 30.0), (0.0, -30.0))
+#: Windows with fewer minutiae carry too few pairs to be worth a vector.
+WINDOW_MIN_MINUTIAE = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,3 +117,26 @@ def index_code(minutiae: NDArray[np.float32], stats: IndexStats | None = None) -
         v = v + ((stats.within @ v) * stats.within_gain) @ stats.within
     norm = float(np.linalg.norm(v))
     return (v / norm if norm > 0 else v).astype(np.float32)
+
+
+def window_templates(minutiae: NDArray[np.float32]) -> list[NDArray[np.float32]]:
+    """The minutiae inside each window ellipse (at most ``len(WINDOW_OFFSETS)``; sparse windows left out)."""
+    m = np.asarray(minutiae, dtype=np.float32).reshape(-1, 5)
+    if len(m) < WINDOW_MIN_MINUTIAE:
+        return []
+    xy = m[:, :2].astype(np.float64)
+    centre = xy.mean(axis=0)
+    ax, ay = WINDOW_AXES
+    out = []
+    for dx, dy in WINDOW_OFFSETS:
+        r = ((xy[:, 0] - centre[0] - dx) / ax) ** 2 + ((xy[:, 1] - centre[1] - dy) / ay) ** 2
+        inside = m[r <= 1.0]
+        if len(inside) >= WINDOW_MIN_MINUTIAE:
+            out.append(inside)
+    return out
+
+
+def window_codes(minutiae: NDArray[np.float32], stats: IndexStats | None = None) -> list[NDArray[np.float32]]:
+    """``index_code`` of every window with usable pairs (space ``fp_window``), in ``WINDOW_OFFSETS`` order."""
+    codes = (index_code(w, stats) for w in window_templates(minutiae))
+    return [c for c in codes if np.isfinite(c).all() and float(np.linalg.norm(c)) > 0.0]

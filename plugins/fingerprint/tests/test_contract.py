@@ -18,7 +18,7 @@ def test_it_declares_a_valid_plugin() -> None:
     check_declaration(FingerprintPlugin)
     assert FingerprintPlugin.name == "fingerprint"
     spaces = [(e.name, e.dim, e.distance.value) for e in FingerprintPlugin.embeddings]
-    assert spaces == [("fp_index", INDEX_DIM, "cosine")]
+    assert spaces == [("fp_index", INDEX_DIM, "cosine"), ("fp_window", INDEX_DIM, "cosine")]
     assert INDEX_DIM <= 2000
     assert isinstance(FingerprintPlugin({}, None), Plugin)
 
@@ -47,7 +47,9 @@ def test_it_returns_one_conforming_result_per_item(plugin, synth_finger, tmp_pat
     bad.write_bytes(good.read_bytes()[:80])
     items = [Item(1, MediaKind.IMAGE, good, mime="image/png"), Item(2, MediaKind.IMAGE, bad, mime="image/png")]
     results = check_processing(plugin, items, {e.name: e for e in FingerprintPlugin.embeddings})
-    assert results[0].error is None and len(results[0].findings) == 1
+    assert results[0].error is None
+    assert [f.space for f in results[0].findings] == ["fp_index"] + ["fp_window"] * (len(results[0].findings) - 1)
+    assert [f.label for f in results[0].findings].count("fingerprint") == 1 and len(results[0].findings) >= 2
     assert results[1].error and not results[1].findings
 
 

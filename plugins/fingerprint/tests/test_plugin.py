@@ -20,9 +20,11 @@ def _run(plugin, *paths: Path):
 
 
 def _finding(plugin, path: Path):
+    """The print finding (space ``fp_index``); its window vectors follow it in ``findings``."""
     (res,) = _run(plugin, path)
     assert res.error is None, res.error
-    (f,) = res.findings
+    f, *windows = res.findings
+    assert f.space == "fp_index" and all(w.space == "fp_window" for w in windows)
     return f
 
 
@@ -135,3 +137,16 @@ def test_item_dpi_overrides_wrong_metadata(plugin, real_prints, tmp_path: Path) 
     f = result.findings[0]
     assert f.data["dpi_source"] == "user" and f.data["dpi"] == 1000.0
     assert matching.match(_finding(plugin, real_prints["p1_1"]).data, f.data) >= matching.MATCH_THRESHOLD
+
+
+def test_print_carries_window_vectors_of_its_contact_sized_parts(plugin, real_prints) -> None:
+    """Up to five bare window vectors (no label: not a detection), each the index code of part of the print."""
+    from plugins.fingerprint import index
+
+    (res,) = _run(plugin, real_prints["p1_1"])
+    main, *windows = res.findings
+    assert 1 <= len(windows) <= len(index.WINDOW_OFFSETS)
+    for i, w in enumerate(windows):
+        assert w.label is None and w.data == {"window": i} and w.vector.shape == (index.DIM,)
+        assert abs(float(np.linalg.norm(w.vector)) - 1.0) < 1e-4
+        assert float(w.vector @ main.vector) < 0.999  # a part, not the whole print again
