@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -132,6 +133,14 @@ def _pg_running(p: Paths) -> int | None:
     return pid
 
 
+def _shared_buffers() -> str:
+    """``MMSEC_PG_SHARED_BUFFERS`` (e.g. ``4GB``) or 256MB; anything but digits + a memory unit is refused."""
+    value = os.environ.get("MMSEC_PG_SHARED_BUFFERS", "").strip() or "256MB"
+    if not re.fullmatch(r"\d+(kB|MB|GB)", value):
+        raise SystemExit(f"MMSEC_PG_SHARED_BUFFERS={value!r}: expected a size such as 256MB or 4GB")
+    return value
+
+
 def pg_up(p: Paths) -> None:
     """Initialise (first time) and start PostgreSQL; no-op if already running."""
     p.pgdata.mkdir(parents=True, exist_ok=True)
@@ -153,7 +162,9 @@ def pg_up(p: Paths) -> None:
             f"-k {p.pg_socket_dir}",
             "-c max_connections=200",
             "-c maintenance_work_mem=1GB",  # HNSW builds are 10x slower when the graph spills
-            "-c shared_buffers=256MB",
+            # MMSEC_PG_SHARED_BUFFERS: raise it so large HNSW indexes stay in PostgreSQL's own cache
+            # (docs/benchmarks/vector_search.md: 1M x 128 vectors at 256MB vs 4GB)
+            f"-c shared_buffers={_shared_buffers()}",
             "-c fsync=on",
         ]
     )

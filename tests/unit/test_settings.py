@@ -62,3 +62,18 @@ def test_make_models_installs_where_the_settings_look(env: dict[str, str], expec
                          capture_output=True, text=True, check=True).stdout
     installs = [line for line in out.splitlines() if "install_models" in line]
     assert installs and all(f" {expected}/" in line for line in installs), out
+
+
+def test_embedded_postgres_shared_buffers_come_from_the_environment(monkeypatch) -> None:
+    """Large HNSW indexes need PostgreSQL's own cache: ``MMSEC_PG_SHARED_BUFFERS`` sets it, checked strictly
+    because it is pasted into the server's command line."""
+    from mmsec_site import embedded
+
+    monkeypatch.delenv("MMSEC_PG_SHARED_BUFFERS", raising=False)
+    assert embedded._shared_buffers() == "256MB"
+    monkeypatch.setenv("MMSEC_PG_SHARED_BUFFERS", "4GB")
+    assert embedded._shared_buffers() == "4GB"
+    for bad in ("4 GB", "lots", "1GB -c fsync=off", "-1MB"):
+        monkeypatch.setenv("MMSEC_PG_SHARED_BUFFERS", bad)
+        with pytest.raises(SystemExit, match="MMSEC_PG_SHARED_BUFFERS"):
+            embedded._shared_buffers()
