@@ -16,7 +16,7 @@ Partial probes: a small partial impression shares only part of an enrolled print
 the rest dilute the cosine. So an enrolled print also gets ``window_codes``: the same code of the minutiae
 inside a few contact-sized ellipses (``WINDOW_AXES`` around the minutiae centroid and ``WINDOW_OFFSETS`` from
 it), stored as a second space (``fp_window``); a candidate's similarity is the best of its full code and its
-windows (docs/benchmarks/fingerprint-candidates.md: recall@100 at 100,000 prints 94.8 -> 97.4 %).
+windows (docs/benchmarks/fingerprint.md: candidate recall@100 at 100,000 prints 94.8 -> 97.4 %).
 
 Public surface: ``DIM``, ``index_code``, ``window_templates``, ``window_codes``, ``raw_histogram``,
 ``IndexStats``, ``load_stats``.
