@@ -77,7 +77,8 @@ class FaceEngine:
         on_gpu = torch.device(device).type == "cuda"
         self._lock = threading.Lock()
         # YuNet sees many input shapes (tiles, levels): eager, no per-shape re-optimisation.
-        # SFace always sees 112x112 batches padded to a multiple of 8: frozen on CPU.
+        # SFace always sees 112x112 batches: frozen on CPU. GPUs get batches padded to a multiple of 8 (few shapes
+        # for cuDNN's autotuner); a CPU pays a full face per padded row, so it runs the real faces only.
         # Layout and precision on a GPU: depthwise convolutions are fast in some layouts/dtypes only.
         channels_last = bool(self.settings.get("channels_last", True))
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
@@ -103,6 +104,7 @@ class FaceEngine:
             memory_format=self.memory_format,
         )
         self.embed_batch = int(self.settings.get("embed_batch", 64))
+        self.embed_pad = max(1, int(self.settings.get("embed_pad_gpu" if on_gpu else "embed_pad", 8 if on_gpu else 1)))
         self._lap = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]], device=device)[None, None]
 
     def analyse(self, images: Sequence[Any]) -> list[list[Face]]:
@@ -159,7 +161,7 @@ class FaceEngine:
             for start in range(0, allc.shape[0], self.embed_batch):
                 batch = allc[start : start + self.embed_batch]
                 n = batch.shape[0]
-                padded = F.pad(batch, (0, 0, 0, 0, 0, 0, 0, (-n) % 8))  # few distinct shapes
+                padded = F.pad(batch, (0, 0, 0, 0, 0, 0, 0, (-n) % self.embed_pad))
                 emb = self.sface(padded.contiguous(memory_format=self.memory_format))[:n]
                 vecs.append(F.normalize(emb.float(), dim=1).cpu())
                 with torch.autocast(torch.device(self.device).type, enabled=False):  # variances overflow fp16

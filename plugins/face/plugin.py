@@ -107,6 +107,8 @@ class FacePlugin:
         "tile_batch": 16,
         "tile_batch_gpu": 64,
         "embed_batch": 64,
+        "embed_pad": 1,  # CPU: SFace runs the real faces only (a padded row costs as much as a face)
+        "embed_pad_gpu": 8,  # GPU: batches padded to a multiple of 8, few shapes for the cuDNN autotuner
         "decode_threads": 0,  # 0: min(8, CPU count)
         "analysis_batch": 64,  # images per detector/embedder pass; decoding runs ahead
         "cudnn_benchmark": True,  # GPU workers: autotuned convolutions

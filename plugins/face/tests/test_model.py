@@ -115,3 +115,28 @@ def test_hundreds_of_faces_are_all_reported(face_plugin, tmp_path):
 def test_batches_give_the_same_vectors_as_single_items(face_plugin, sample_paths, vectors):
     single = only_face(run(face_plugin, sample_paths["biden"])[0]).vector
     assert float(single @ vectors["biden"]) > 0.9999
+
+
+def test_cpu_embedding_runs_sface_on_the_faces_only(face_plugin, sample_paths, vectors):
+    """Padding SFace batches to a multiple of 8 suits GPUs; on a CPU each padded row costs a full face (8x for one).
+
+    Padding must also not change any vector.
+    """
+    engine = face_plugin._engine
+    seen: list[int] = []
+    sface = engine.sface
+
+    def counting(batch):
+        seen.append(int(batch.shape[0]))
+        return sface(batch)
+
+    engine.sface = counting
+    try:
+        single = only_face(run(face_plugin, sample_paths["biden"])[0]).vector
+        several = run(face_plugin, sample_paths["obama_a"], sample_paths["obama_b"], sample_paths["astronaut"])
+    finally:
+        engine.sface = sface
+    assert seen == [1, 3]
+    assert float(single @ vectors["biden"]) > 0.9999
+    for name, result in zip(("obama_a", "obama_b", "astronaut"), several, strict=True):
+        assert float(only_face(result).vector @ vectors[name]) > 0.9999
