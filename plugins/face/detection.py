@@ -169,10 +169,9 @@ class YuNetDetector:
             for (ph, pw), items in jobs.items():
                 for start in range(0, len(items), self.tile_batch):
                     chunk = items[start : start + self.tile_batch]
-                    batch = torch.zeros((len(chunk), 3, ph, pw), device=self.device, dtype=torch.float32)
+                    batch = self._new_batch(len(chunk), ph, pw)
                     for j, (_, t, crop) in enumerate(chunk):
                         batch[j, :, : t.height, : t.width] = crop[0]
-                    batch = batch.contiguous(memory_format=self.memory_format or torch.channels_last)
                     outs = [out.float() for out in self.module(batch)]
                     sel = decode(outs, ph, pw, self.score_threshold)
                     index = sel[0].cpu().numpy()
@@ -182,6 +181,18 @@ class YuNetDetector:
                         if mine.any():
                             found[idx].append(self._to_image(t, boxes[mine], scores[mine], marks[mine]))
         return [self._merge(parts) for parts in found]
+
+    def _new_batch(self, n: int, height: int, width: int) -> Any:
+        """Zeroed (n, 3, height, width) float32 input, allocated in the detector's memory format.
+
+        Filling it in place avoids a second full-size copy (a layout conversion after filling cost ~0.2 s on a
+        3-megapixel photo on a CPU).
+        """
+        import torch
+
+        if (self.memory_format or torch.channels_last) == torch.channels_last:
+            return torch.zeros((n, height, width, 3), device=self.device, dtype=torch.float32).permute(0, 3, 1, 2)
+        return torch.zeros((n, 3, height, width), device=self.device, dtype=torch.float32)
 
     def _to_image(
         self, tile: Tile, b: NDArray[np.float32], s: NDArray[np.float32], m: NDArray[np.float32]

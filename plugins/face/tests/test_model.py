@@ -140,3 +140,17 @@ def test_cpu_embedding_runs_sface_on_the_faces_only(face_plugin, sample_paths, v
     assert float(single @ vectors["biden"]) > 0.9999
     for name, result in zip(("obama_a", "obama_b", "astronaut"), several, strict=True):
         assert float(only_face(result).vector @ vectors[name]) > 0.9999
+
+
+def test_detector_batches_are_built_in_the_networks_memory_format():
+    """The tile batch is allocated in the layout the network runs in: no second full-size copy after filling."""
+    import torch
+
+    from plugins.face.detection import YuNetDetector
+
+    last = YuNetDetector(None, "cpu", memory_format=torch.channels_last)._new_batch(2, 64, 96)
+    first = YuNetDetector(None, "cpu", memory_format=torch.contiguous_format)._new_batch(2, 64, 96)
+    assert last.shape == first.shape == (2, 3, 64, 96)
+    assert last.is_contiguous(memory_format=torch.channels_last) and not last.is_contiguous()
+    assert first.is_contiguous()
+    assert not last.any() and not first.any()
