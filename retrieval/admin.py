@@ -145,12 +145,15 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
 @admin.register(EmbeddingSpace)
 class EmbeddingSpaceAdmin(CountOnlyDeleteMixin, admin.ModelAdmin):
-    """HNSW build parameters are editable (they apply at the next rebuild); "Rebuild index" runs on a worker."""
+    """HNSW build parameters are editable (they apply at the next rebuild); "Rebuild index" runs on a worker.
+
+    The search ef floor (``ef_search_min``) applies to the next query.
+    """
 
     list_display = ("plugin", "name", "model_version", "dim", "distance", "state", "hnsw_m", "hnsw_ef_construction",
-                    "index_status", "created_at")
+                    "ef_search_min", "index_status", "created_at")
     list_filter = ("plugin", "state")
-    fields = ("hnsw_m", "hnsw_ef_construction", "index_status", "live_index")
+    fields = ("hnsw_m", "hnsw_ef_construction", "ef_search_min", "index_status", "live_index")
     readonly_fields = ("index_status", "live_index")
     actions = ["rebuild_index"]
 
@@ -175,12 +178,13 @@ class EmbeddingSpaceAdmin(CountOnlyDeleteMixin, admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: EmbeddingSpace, form: Any, change: bool) -> None:
         try:
             embedding_services.update_hnsw_params(actor=request.user, space=obj, m=obj.hnsw_m,
-                                                  ef_construction=obj.hnsw_ef_construction, request=request)
+                                                  ef_construction=obj.hnsw_ef_construction,
+                                                  ef_search_min=obj.ef_search_min, request=request)
         except ValueError as exc:
             self.message_user(request, f"Not saved: {exc}", messages.ERROR)
             return
-        self.message_user(request, "Saved; the values apply when the index is rebuilt (action “Rebuild HNSW "
-                                   "index”).")
+        self.message_user(request, "Saved; m and ef_construction apply when the index is rebuilt (action “Rebuild "
+                                   "HNSW index”), the search ef floor applies at once.")
 
     @admin.action(description="Rebuild HNSW index with the space's m / ef_construction (runs on a worker)")
     def rebuild_index(self, request: HttpRequest, queryset: Any) -> None:

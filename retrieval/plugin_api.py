@@ -93,11 +93,19 @@ class EmbeddingSpec:
         name: short key, unique within the plugin (e.g. ``"face"``); findings refer to it.
         dim: vector length, 1..2000 (pgvector HNSW limit for ``vector``).
         distance: how vectors are compared.
+        hnsw_m, hnsw_ef_construction: HNSW build parameters a new space of this spec starts with.
+        ef_search_min: the space's smallest ``hnsw.ef_search`` (None: the ``MMSEC_SEARCH_EF_MIN`` setting).
+            Clustered data (many photos of few people) needs a denser graph and a wider search than the
+            defaults for the same recall; the values a plugin sets here come from bench/vector_search.py.
+            Administrators change all three per space (admin: embedding spaces).
     """
 
     name: str
     dim: int
     distance: Distance = Distance.COSINE
+    hnsw_m: int = 16
+    hnsw_ef_construction: int = 64
+    ef_search_min: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from plugins.face.install_models import FILES as FACE_FILES
-from plugins.face.plugin import FacePlugin
+from plugins.face.plugin import FACE_SPACE, FacePlugin
 from plugins.face_dlib.install_models import FILES, YUNET
-from retrieval.plugin_api import Distance, EmbeddingSpec, ModelArtifact
+from retrieval.plugin_api import EmbeddingSpec, ModelArtifact
 
 #: Calibrated on the dev corpus by ``bench/face.py`` (cosine of normalised dlib descriptors).
 MATCH_THRESHOLD = 0.928
@@ -25,7 +25,7 @@ class FaceDlibPlugin(FacePlugin):
     name: ClassVar[str] = "face_dlib"
     version: ClassVar[str] = "0.1.0"
     model_version: ClassVar[str] = "yunet-2023mar+dlib-resnet-v1.1"
-    embeddings: ClassVar[tuple[EmbeddingSpec, ...]] = (EmbeddingSpec("face", 128, Distance.COSINE),)
+    embeddings: ClassVar[tuple[EmbeddingSpec, ...]] = (FACE_SPACE,)
     artifacts: ClassVar[tuple[ModelArtifact, ...]] = (
         ModelArtifact("yunet", YUNET, FACE_FILES[YUNET][1]),
         ModelArtifact("shape_predictor_5", "shape_predictor_5_face_landmarks.dat",

@@ -32,6 +32,10 @@ class EmbeddingSpace(models.Model):
     state = models.CharField(max_length=16, choices=SpaceState.choices, default=SpaceState.BUILDING)
     hnsw_m = models.PositiveSmallIntegerField(default=16)
     hnsw_ef_construction = models.PositiveSmallIntegerField(default=64)
+    #: Smallest hnsw.ef_search of the index path for this space; None: the MMSEC_SEARCH_EF_MIN setting.
+    ef_search_min = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Smallest hnsw.ef_search of the index path (1-1000); empty: the "
+        "MMSEC_SEARCH_EF_MIN setting. Higher: better recall, slower queries. Applies at once.")
     index_ready = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     activated_at = models.DateTimeField(null=True, blank=True)

@@ -30,13 +30,21 @@ def index_name(space: EmbeddingSpace) -> str:
 
 
 def get_or_create_space(plugin: str, name: str, model_version: str, dim: int, distance: str = "cosine",
-                        *, activate_if_first: bool = True) -> EmbeddingSpace:
-    """The space for (plugin, name, model_version); the first space of a name becomes active."""
+                        *, activate_if_first: bool = True, hnsw_m: int = 16, hnsw_ef_construction: int = 64,
+                        ef_search_min: int | None = None) -> EmbeddingSpace:
+    """The space for (plugin, name, model_version); the first space of a name becomes active.
+
+    The index parameters apply to a space created here; an existing space keeps what it has (an administrator
+    may have changed them).
+    """
     if distance not in OPCLASS:
         raise ValueError(f"unknown distance {distance!r}")
+    validate_hnsw_params(hnsw_m, hnsw_ef_construction, ef_search_min)
     with transaction.atomic():
         space, created = EmbeddingSpace.objects.get_or_create(
-            plugin=plugin, name=name, model_version=model_version, defaults={"dim": dim, "distance": distance}
+            plugin=plugin, name=name, model_version=model_version,
+            defaults={"dim": dim, "distance": distance, "hnsw_m": hnsw_m,
+                      "hnsw_ef_construction": hnsw_ef_construction, "ef_search_min": ef_search_min},
         )
         if space.dim != dim or space.distance != distance:
             raise ValueError(f"space {space} exists as {space.dim}/{space.distance}, plugin says {dim}/{distance}")
@@ -166,12 +174,16 @@ def store_findings(media: MediaItem, plugin: str, model_version: str, findings: 
 
 # --------------------------------------------------------------------------- index management
 
-#: pgvector's limits for the HNSW build parameters.
+#: pgvector's limits for the HNSW build parameters and for hnsw.ef_search.
 HNSW_M_RANGE = (2, 100)
 HNSW_EF_CONSTRUCTION_RANGE = (4, 1000)
+EF_SEARCH_RANGE = (1, 1000)
 
 
-def validate_hnsw_params(m: int, ef_construction: int) -> None:
+def validate_hnsw_params(m: int, ef_construction: int, ef_search_min: int | None = None) -> None:
+    if ef_search_min is not None and not EF_SEARCH_RANGE[0] <= ef_search_min <= EF_SEARCH_RANGE[1]:
+        raise ValueError(f"ef_search_min must be between {EF_SEARCH_RANGE[0]} and {EF_SEARCH_RANGE[1]} "
+                         "(or empty: the MMSEC_SEARCH_EF_MIN setting)")
     if not HNSW_M_RANGE[0] <= m <= HNSW_M_RANGE[1]:
         raise ValueError(f"m must be between {HNSW_M_RANGE[0]} and {HNSW_M_RANGE[1]}")
     if not HNSW_EF_CONSTRUCTION_RANGE[0] <= ef_construction <= HNSW_EF_CONSTRUCTION_RANGE[1]:
@@ -247,17 +259,28 @@ def index_build_progress(space: EmbeddingSpace) -> dict[str, Any] | None:
             "tuples_total": tuples_total, "percent": round(percent, 1)}
 
 
+_KEEP: Any = object()
+
+
 def update_hnsw_params(*, actor: Any, space: EmbeddingSpace, m: int, ef_construction: int,
-                       request: Any = None) -> EmbeddingSpace:
-    """Change the build parameters of a space (they apply at the next index rebuild)."""
+                       ef_search_min: int | None = _KEEP, request: Any = None) -> EmbeddingSpace:
+    """Change the index parameters of a space.
+
+    ``m`` / ``ef_construction`` apply at the next index rebuild; ``ef_search_min`` (None: the setting) applies to
+    the next search at once.
+    """
     from retrieval.services import audit
 
-    validate_hnsw_params(m, ef_construction)
-    before = {"m": space.hnsw_m, "ef_construction": space.hnsw_ef_construction}
-    EmbeddingSpace.objects.filter(pk=space.pk).update(hnsw_m=m, hnsw_ef_construction=ef_construction)
-    space.hnsw_m, space.hnsw_ef_construction = m, ef_construction
+    if ef_search_min is _KEEP:
+        ef_search_min = space.ef_search_min
+    validate_hnsw_params(m, ef_construction, ef_search_min)
+    before = {"m": space.hnsw_m, "ef_construction": space.hnsw_ef_construction, "ef_search_min": space.ef_search_min}
+    EmbeddingSpace.objects.filter(pk=space.pk).update(hnsw_m=m, hnsw_ef_construction=ef_construction,
+                                                      ef_search_min=ef_search_min)
+    space.hnsw_m, space.hnsw_ef_construction, space.ef_search_min = m, ef_construction, ef_search_min
     audit.record("space.hnsw_params", actor=actor, target=space, request=request,
-                 details={"before": before, "after": {"m": m, "ef_construction": ef_construction}})
+                 details={"before": before,
+                          "after": {"m": m, "ef_construction": ef_construction, "ef_search_min": ef_search_min}})
     return space
 
 

@@ -211,7 +211,9 @@ def update_configuration(*, actor: Any, config: PluginConfiguration, request: An
 def _ensure_spaces(cls: type, model_version: str, *, activate_if_first: bool = True) -> dict[str, EmbeddingSpace]:
     return {
         spec.name: embeddings.get_or_create_space(cls.name, spec.name, model_version, spec.dim, str(spec.distance),
-                                                  activate_if_first=activate_if_first)
+                                                  activate_if_first=activate_if_first, hnsw_m=spec.hnsw_m,
+                                                  hnsw_ef_construction=spec.hnsw_ef_construction,
+                                                  ef_search_min=spec.ef_search_min)
         for spec in cls.embeddings
     }
 

@@ -127,15 +127,17 @@ def exact_budget(dim: int, exact_max_rows: int | None = None) -> int:
 
 
 def plan_search(*, candidates: int, space_rows: int, need: int, dim: int, iterative: bool,
-                exact_max_rows: int | None = None) -> Plan:
+                exact_max_rows: int | None = None, ef_min: int | None = None) -> Plan:
     """Exact or HNSW (and which ``ef``) for a filter admitting ``candidates`` of ``space_rows`` rows.
 
-    ``need`` is how many rows the index must yield after the filter (k + rows of earlier pages + 1).
+    ``need`` is how many rows the index must yield after the filter (k + rows of earlier pages + 1); ``ef_min``
+    is the space's own ef floor (None: ``MMSEC_SEARCH_EF_MIN``).
     """
     if candidates <= exact_budget(dim, exact_max_rows) or candidates <= need:
         return Plan("exact")
     share = min(1.0, candidates / max(1, space_rows))
-    ef = max(getattr(settings, "MMSEC_SEARCH_EF_MIN", EF_MIN), need, math.ceil(EF_HEADROOM * need / share))
+    floor = min(EF_MAX, ef_min if ef_min is not None else getattr(settings, "MMSEC_SEARCH_EF_MIN", EF_MIN))
+    ef = max(floor, need, math.ceil(EF_HEADROOM * need / share))
     if iterative:
         return Plan("hnsw-iterative", min(ef, EF_MAX))
     if ef <= EF_MAX:
@@ -314,7 +316,7 @@ def search_similar(
             ).count()
         need = k + seen + 1
         plan = plan_search(candidates=candidates, space_rows=space_rows, need=need, dim=space.dim,
-                           iterative=supports_iterative_scan(pgvector_version(alias)))
+                           iterative=supports_iterative_scan(pgvector_version(alias)), ef_min=space.ef_search_min)
         query = _build_query(space, q, case_ids, filters)
         rows, path = _execute(alias, query, plan, k, after)
     hits = [

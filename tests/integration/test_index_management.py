@@ -88,3 +88,44 @@ def test_a_bulk_store_refreshes_planner_statistics(personas, settings, django_ca
     with django_capture_on_commit_callbacks(execute=True):
         _fill(personas["case"], space, 60, "bulk")
     assert reltuples() == Finding.objects.count() == 70
+
+
+@pytest.mark.django_db
+def test_a_new_space_starts_with_its_plugins_index_tuning(personas) -> None:
+    """Plugins whose data needs a denser graph say so in their EmbeddingSpec (face: measured at 1M vectors)."""
+    from plugins.face.plugin import FacePlugin
+    from retrieval.services.plugins import _ensure_spaces
+
+    spec = FacePlugin.embeddings[0]
+    assert (spec.hnsw_m, spec.hnsw_ef_construction, spec.ef_search_min) == (32, 128, 400)
+    space = _ensure_spaces(FacePlugin, "tuning-test")["face"]
+    assert (space.hnsw_m, space.hnsw_ef_construction, space.ef_search_min) == (32, 128, 400)
+    assert embeddings.index_info(space) | {"bytes": 0} == {"bytes": 0, "valid": True, "m": 32, "ef_construction": 128}
+    plain = embeddings.get_or_create_space("test", "untuned", "v1", 8)
+    assert (plain.hnsw_m, plain.hnsw_ef_construction, plain.ef_search_min) == (16, 64, None)
+
+
+@pytest.mark.django_db
+def test_the_search_ef_floor_is_edited_per_space_and_used_at_once(client, personas, settings) -> None:
+    from retrieval.services import search
+
+    settings.MMSEC_SEARCH_EXACT_MAX_ROWS = 10  # 300 rows: the index path
+    space = embeddings.get_or_create_space("test", "efmin", "v1", 8)
+    _fill(personas["case"], space, 300)
+    search.forget_space_stats()
+    vector = Finding.objects.filter(space=space).first().vector
+    assert search.search_similar(personas["alice"], space, vector, k=10).path.startswith(f"hnsw(ef={search.EF_MIN})")
+    client.force_login(personas["staff"])
+    url = f"/admin/retrieval/embeddingspace/{space.pk}/change/"
+    client.post(url, {"hnsw_m": "16", "hnsw_ef_construction": "64", "ef_search_min": "250"})
+    space.refresh_from_db()
+    assert space.ef_search_min == 250
+    event = AuditEvent.objects.filter(action="space.hnsw_params", target_id=str(space.pk)).latest("id")
+    assert event.details["after"]["ef_search_min"] == 250
+    result = search.search_similar(personas["alice"], space, vector, k=10)
+    assert result.path.startswith("hnsw(ef=250)") and len(result.hits) == 10
+    client.post(url, {"hnsw_m": "16", "hnsw_ef_construction": "64", "ef_search_min": "5000"})  # above 1000: refused
+    space.refresh_from_db()
+    assert space.ef_search_min == 250
+    with pytest.raises(ValueError, match="ef_search_min must be between"):
+        embeddings.update_hnsw_params(actor=personas["staff"], space=space, m=16, ef_construction=64, ef_search_min=0)

@@ -60,3 +60,14 @@ def test_cursors_round_trip_exactly_and_reject_garbage() -> None:
     for bad in ("", "not-a-cursor", "W10", search.encode_cursor(0.1, 1, 1)[:-3] + "???"):
         with pytest.raises(ValueError):
             search.decode_cursor(bad)
+
+
+def test_a_space_can_raise_the_ef_floor_but_not_beyond_the_limit() -> None:
+    def plan(candidates: int, ef_min: int | None):
+        return search.plan_search(candidates=candidates, space_rows=1_000_000, need=11, dim=128, iterative=False,
+                                  exact_max_rows=20_000, ef_min=ef_min)
+
+    assert plan(1_000_000, None).ef == search.EF_MIN  # no per-space floor: the setting
+    assert plan(1_000_000, 400).ef == 400
+    assert plan(100_000, 400).ef == 440  # the filter's own need is above the floor
+    assert plan(1_000_000, 5_000).ef == search.EF_MAX
