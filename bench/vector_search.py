@@ -448,6 +448,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--hnsw-m", type=int, default=None, help="HNSW m of the bench spaces (default: the model's)")
     parser.add_argument("--hnsw-ef-construction", type=int, default=None)
+    parser.add_argument("--ef-search-min", type=int, default=None,
+                        help="query phase: set the spaces' own ef floor (EmbeddingSpace.ef_search_min) first; "
+                             "0 clears it (the MMSEC_SEARCH_EF_MIN setting applies)")
     parser.add_argument("--note", action="append", default=[], help="extra note for the report (repeatable)")
     args = parser.parse_args(argv)
     var = args.var.resolve()
@@ -482,6 +485,11 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"loaded with sizes {info['sizes']} / {info['cases']} cases, asked {sizes}")
         rows = []
         for ds in datasets:
+            if args.ef_search_min is not None:  # what an administrator sets per space (applies at once)
+                from retrieval.models import EmbeddingSpace
+
+                EmbeddingSpace.objects.filter(pk=info["spaces"][ds.name]["space_id"]).update(
+                    ef_search_min=args.ef_search_min or None)
             rows += run_queries(ds, info["spaces"][ds.name], args.queries)
         md = table(rows)
         print(md)
