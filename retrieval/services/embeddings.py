@@ -271,10 +271,13 @@ def update_hnsw_params(*, actor: Any, space: EmbeddingSpace, m: int, ef_construc
     """
     from retrieval.services import audit
 
+    # "before" from the database: callers such as the admin pass the object with the new values already set
+    stored = EmbeddingSpace.objects.filter(pk=space.pk).values("hnsw_m", "hnsw_ef_construction", "ef_search_min").get()
     if ef_search_min is _KEEP:
-        ef_search_min = space.ef_search_min
+        ef_search_min = stored["ef_search_min"]
     validate_hnsw_params(m, ef_construction, ef_search_min)
-    before = {"m": space.hnsw_m, "ef_construction": space.hnsw_ef_construction, "ef_search_min": space.ef_search_min}
+    before = {"m": stored["hnsw_m"], "ef_construction": stored["hnsw_ef_construction"],
+              "ef_search_min": stored["ef_search_min"]}
     EmbeddingSpace.objects.filter(pk=space.pk).update(hnsw_m=m, hnsw_ef_construction=ef_construction,
                                                       ef_search_min=ef_search_min)
     space.hnsw_m, space.hnsw_ef_construction, space.ef_search_min = m, ef_construction, ef_search_min

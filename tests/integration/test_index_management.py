@@ -122,6 +122,8 @@ def test_the_search_ef_floor_is_edited_per_space_and_used_at_once(client, person
     assert space.ef_search_min == 250
     event = AuditEvent.objects.filter(action="space.hnsw_params", target_id=str(space.pk)).latest("id")
     assert event.details["after"]["ef_search_min"] == 250
+    # "before" comes from the database: the admin hands over the object with the form's values already set
+    assert event.details["before"] == {"m": 16, "ef_construction": 64, "ef_search_min": None}
     result = search.search_similar(personas["alice"], space, vector, k=10)
     assert result.path.startswith("hnsw(ef=250)") and len(result.hits) == 10
     client.post(url, {"hnsw_m": "16", "hnsw_ef_construction": "64", "ef_search_min": "5000"})  # above 1000: refused
