@@ -41,10 +41,10 @@ from django.db import connections, transaction
 
 from retrieval.db_router import search_reads
 from retrieval.models import Case, EmbeddingSpace, Finding, SpaceState
-from retrieval.services.embeddings import OPERATOR
+from retrieval.services.embeddings import EF_SEARCH_RANGE, OPERATOR
 
 #: The largest ``hnsw.ef_search`` pgvector accepts.
-EF_MAX = 1000
+EF_MAX = EF_SEARCH_RANGE[1]
 #: ``ef`` must cover this many times the rows a filter is expected to keep (recall headroom).
 EF_HEADROOM = 4.0
 #: Smallest ``ef`` used by default (``MMSEC_SEARCH_EF_MIN``); see docs/benchmarks/vector_search.md for recall.
