@@ -236,7 +236,7 @@ def index_info(space: EmbeddingSpace) -> dict[str, Any]:
         cur.execute("SELECT pg_relation_size(c.oid), c.reloptions, i.indisvalid FROM pg_class c "
                     "JOIN pg_index i ON i.indexrelid = c.oid WHERE c.relname = %s", [index_name(space)])
         row = cur.fetchone()
-    if not row:
+    if not row or row[0] is None:  # NULL size: dropped after this snapshot saw it (a rebuild's swap)
         return {}
     options = dict(opt.split("=", 1) for opt in (row[1] or []))
     return {"bytes": int(row[0]), "valid": bool(row[2]), "m": int(options.get("m", 16)),
