@@ -85,6 +85,24 @@ def test_identify_finds_the_subject_and_says_no_match_for_an_unknown_finger(api,
     assert everything.gallery == 5 and everything.best.media == gallery["a0"]
 
 
+def test_rerank_depth_follows_the_size_of_the_searched_gallery(api, personas, gallery, monkeypatch) -> None:
+    """Small galleries re-rank CANDIDATES (200), large ones CANDIDATES_LARGE_GALLERY (100): measured at 10,000 and
+    100,000 synthetic prints (bench/fingerprint.py). Shrunk here so that a 3-print gallery shows the switch."""
+    assert fingerprints.rerank_depth(fingerprints.DEEP_RERANK_MAX_GALLERY) == fingerprints.CANDIDATES == 200
+    assert fingerprints.rerank_depth(fingerprints.DEEP_RERANK_MAX_GALLERY + 1) == 100
+    probe = _print(api, personas, "a1.png", fp.synthetic(11, 1))
+    for seed in (13, 14):  # unenrolled prints: only scope="all" searches them
+        _print(api, personas, f"c{seed}.png", fp.synthetic(seed, 0))
+    monkeypatch.setattr(fingerprints, "CANDIDATES", 2)
+    monkeypatch.setattr(fingerprints, "CANDIDATES_LARGE_GALLERY", 1)
+    monkeypatch.setattr(fingerprints, "DEEP_RERANK_MAX_GALLERY", 3)
+    deep = fingerprints.identify(personas["bob"], probe)  # 3 enrolled prints: the deep setting
+    assert deep.gallery == 3 and deep.candidates == 2 and deep.best.media == gallery["a0"]
+    wide = fingerprints.identify(personas["bob"], probe, scope="all")  # 5 prints: past the cut-over
+    assert wide.gallery == 5 and wide.candidates == 1 and wide.best.media == gallery["a0"]
+    assert fingerprints.identify(personas["bob"], probe, scope="all", k=3).candidates == 3  # an explicit k wins
+
+
 def test_candidates_take_the_best_of_the_full_code_and_the_print_windows(personas, gallery) -> None:
     """A partial probe that looks like one part of an enrolled print reaches it through that print's window
     vectors (space ``fp_window``), which are bare vectors: never counted or listed as detections."""
