@@ -292,7 +292,8 @@ def _consolidate_many(sim: NDArray[np.float64], a: Cylinders, gallery: list[Cyli
     Why: re-ranking scores hundreds of candidates per query, and the per-candidate Python loop (greedy pair
     selection, then relaxation) cost more than the similarity matrices. Here the greedy selection walks all
     candidates' sorted entries in lock step and the relaxation runs on padded (candidates, pairs, pairs) arrays;
-    the result equals ``_consolidate`` candidate by candidate (up to the order of exactly equal similarities).
+    the result equals ``_consolidate`` candidate by candidate (up to float rounding: equal similarities and
+    efficiencies are ordered the same way in both, see ``SIM_DECIMALS`` and ``_tie_safe``).
     """
     g_n = np.asarray([g.n for g in gallery], dtype=np.int64)
     out = np.zeros(len(gallery))
