@@ -31,13 +31,22 @@ class Yamnet:
         self.net = net.to(self.device, memory_format=torch.channels_last)
         self.logmel = M.LogMel().to(self.device)
         self.class_names = load_class_names(model_dir / "yamnet_class_map.csv")
+        self.max_batch = self.batch_for(self.device)
+
+    @staticmethod
+    def batch_for(device: torch.device) -> int:
+        """Patches per forward pass on ``device`` (small on CPUs to stay in cache, large on GPUs)."""
+        return M.CPU_PATCH_BATCH if device.type == "cpu" else M.GPU_PATCH_BATCH
 
     @torch.inference_mode()
-    def run(self, wave: NDArray[np.float32], max_batch: int = 512) -> tuple[NDArray, NDArray, NDArray, NDArray]:
+    def run(
+        self, wave: NDArray[np.float32], max_batch: int | None = None
+    ) -> tuple[NDArray, NDArray, NDArray, NDArray]:
         """Whole patches of ``wave``: logits (N, 521), embeddings (N, 1024), per-frame log energy, patch level.
 
         ``patch level`` is each patch's mean log-mel, used to skip digital silence when storing vectors.
         """
+        max_batch = max_batch or self.max_batch
         x = torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32)).to(self.device)
         logmel = self.logmel(x[None])[0]  # (F, 64)
         energy = torch.logsumexp(logmel, dim=-1)  # ~ log of summed mel magnitude

@@ -124,3 +124,23 @@ def test_streamed_chunks_equal_whole_file(model_dir: Path) -> None:
     np.testing.assert_allclose(a.scores, b.scores, atol=1e-4)
     np.testing.assert_allclose(a.energy[: b.energy.size], b.energy[: a.energy.size], atol=1e-4)
     assert len(a.embeddings) == len(b.embeddings) == 10  # one per 0.96 s: 19 patches, even ones
+
+
+def test_cpu_runs_the_network_in_cache_sized_batches(model_dir: Path) -> None:
+    """Why: 512-patch batches on a CPU make every activation ~100 MB, so the run is memory-bound (~3x slower
+    than 64-patch batches on 2 cores, docs/benchmarks/audio_events.md); GPUs keep large batches."""
+    yam = Yamnet(model_dir, device="cpu")
+    seen: list[int] = []
+    hook = yam.net.register_forward_pre_hook(lambda _m, args: seen.append(int(args[0].shape[0])))
+    x = place(60.0, SR, 10.0, siren(4.0, SR), seed=7)  # 124 patches
+    try:
+        logits, embs, _, _ = yam.run(x)
+        assert seen and max(seen) <= M.CPU_PATCH_BATCH < logits.shape[0]
+        seen.clear()
+        whole_logits, whole_embs, _, _ = yam.run(x, max_batch=1024)
+    finally:
+        hook.remove()
+    assert seen == [logits.shape[0]]
+    np.testing.assert_allclose(logits, whole_logits, atol=1e-3)
+    np.testing.assert_allclose(embs, whole_embs, atol=1e-4)
+    assert M.GPU_PATCH_BATCH >= 256 and Yamnet.batch_for(torch.device("cuda")) == M.GPU_PATCH_BATCH
