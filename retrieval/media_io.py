@@ -259,6 +259,26 @@ def _measure_duration(container: Any) -> float | None:
     return total / rate
 
 
+#: FFmpeg's default probe parses ~0.5 MB of a PCM WAV (~10 ms) before the first sample; 32 KB describe most files.
+SHORT_PROBE = {"probesize": "32768"}
+
+
+def _open_for_audio(path: Path) -> Any:
+    """Open with a short stream probe; files it cannot describe (no audio stream or no sample rate seen
+    yet, e.g. audio muxed late behind video) are opened again with FFmpeg's full probe."""
+    import av
+
+    try:
+        container = av.open(str(path), metadata_errors="ignore", options=SHORT_PROBE)
+        audio = container.streams.audio
+        if audio and audio[0].codec_context.sample_rate:
+            return container
+        container.close()
+        return av.open(str(path), metadata_errors="ignore")
+    except Exception as exc:  # noqa: BLE001
+        raise DecodeError(f"not a readable audio file ({_clean(exc, path)})") from exc
+
+
 def iter_audio(
     path: Path, sample_rate: int = 16_000, chunk_s: float = 30.0, stream_index: int = 0
 ) -> Iterator[tuple[float, NDArray[np.float32]]]:
@@ -273,10 +293,7 @@ def iter_audio(
     buf: list[NDArray[np.float32]] = []
     buffered = 0
     emitted = 0
-    try:
-        container = av.open(str(path), metadata_errors="ignore")
-    except Exception as exc:  # noqa: BLE001
-        raise DecodeError(f"not a readable audio file ({_clean(exc, path)})") from exc
+    container = _open_for_audio(path)
     with container:
         if not container.streams.audio:
             raise DecodeError("the file has no audio track")

@@ -90,6 +90,31 @@ def wav_bytes(seconds: float = 1.0, rate: int = 16000, channels: int = 1, freq: 
     return out.getvalue()
 
 
+def late_audio_mpeg_ps(video_s: float = 2.0, audio_s: float = 2.0) -> bytes:
+    """MPEG program stream whose audio (a 440 Hz tone) starts after ``video_s`` of noisy high-rate video."""
+    import av
+
+    out = io.BytesIO()
+    rng = np.random.default_rng(0)
+    with av.open(out, "w", format="mpeg") as c:
+        v = c.add_stream("mpeg1video", rate=25)
+        v.width, v.height, v.bit_rate, v.pix_fmt = 320, 240, 8_000_000, "yuv420p"
+        a = c.add_stream("mp2", rate=44100)
+        a.layout = "mono"
+        for i in range(int(video_s * 25)):
+            frame = av.VideoFrame.from_ndarray(rng.integers(0, 255, (240, 320, 3), dtype=np.uint8), format="rgb24")
+            frame.pts = i
+            c.mux(v.encode(frame))
+        c.mux(v.encode(None))
+        tone = sine(audio_s, 44100, 440.0, 1).reshape(-1).astype(np.float32) * 0.3
+        for k in range(0, tone.size, 1152):
+            af = av.AudioFrame.from_ndarray(tone[None, k : k + 1152], format="flt", layout="mono")
+            af.sample_rate, af.pts = 44100, int(video_s * 44100) + k
+            c.mux(a.encode(af))
+        c.mux(a.encode(None))
+    return out.getvalue()
+
+
 def encode_audio(fmt: str, codec: str, seconds: float = 1.0, rate: int = 44100, amplitude: float = 1.0) -> bytes:
     """Encode a tone with PyAV (e.g. ``("mp3", "libmp3lame")``, ``("ogg", "libvorbis")``); amplitude 0 = silence."""
     import av

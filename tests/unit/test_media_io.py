@@ -82,6 +82,36 @@ def test_it_streams_audio_in_bounded_chunks(tmp_path: Path) -> None:
     assert all(c.dtype == np.float32 for _, c in chunks)
 
 
+def _bytes_read() -> int:
+    with open("/proc/self/io") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith("rchar:"))
+
+
+@pytest.mark.skipif(not Path("/proc/self/io").exists(), reason="needs Linux /proc/self/io")
+def test_streaming_starts_without_reading_the_whole_file_first(tmp_path: Path) -> None:
+    """FFmpeg's default stream probe parses ~0.5 MB of a PCM WAV before the first sample (~10 ms per 48 kHz
+    file, a seventh of the audio-event plugin's time on 30-s files); the WAV header already says everything."""
+    path = samples.write(tmp_path, "long.wav", samples.wav_bytes(seconds=60.0, rate=48000))  # 5.8 MB
+    before = _bytes_read()
+    chunks = media_io.iter_audio(path, sample_rate=16000, chunk_s=0.1)
+    start, first = next(chunks)
+    assert start == 0.0 and first.size == 1600
+    assert _bytes_read() - before < 250_000
+    assert sum(c.size for _, c in chunks) + first.size == 60 * 16000
+
+
+def test_a_stream_the_short_probe_cannot_describe_is_probed_again(tmp_path: Path) -> None:
+    """MPEG-PS with 2 s of video before the first audio packet: the short probe finds the audio stream
+    without its sample rate, so the file is opened again with FFmpeg's full probe; all audio decodes."""
+    path = samples.write(tmp_path, "late.mpg", samples.late_audio_mpeg_ps())
+    import av
+
+    with av.open(str(path), options=media_io.SHORT_PROBE) as c:
+        assert not c.streams.audio[0].codec_context.sample_rate
+    total = sum(c.size for _, c in media_io.iter_audio(path, sample_rate=16000))
+    assert abs(total - 2 * 16000) < 400
+
+
 def test_it_extracts_a_video_audio_track_and_samples_frames(tmp_path: Path) -> None:
     path = samples.write(tmp_path, "v.mp4", samples.mp4_bytes(seconds=2.0, scene_cut_at=1.25))
     wav = tmp_path / "track.wav"
