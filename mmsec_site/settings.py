@@ -15,6 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from mmsec_site import embedded
 from mmsec_site.env import env_bool, env_int, env_list, env_secret, env_str
+from retrieval.allocator import DEFAULT_KEEP_MB
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = embedded.default_var_dir()
@@ -144,6 +145,12 @@ MMSEC_HNSW_BUILD_MEMORY = env_str("MMSEC_HNSW_BUILD_MEMORY", "")
 MMSEC_HNSW_BUILD_WORKERS = env_int("MMSEC_HNSW_BUILD_WORKERS", -1)
 #: Store this many findings in one call and the table is ANALYZEd afterwards (planner estimates stay true).
 MMSEC_ANALYZE_AFTER_ROWS = env_int("MMSEC_ANALYZE_AFTER_ROWS", 5_000)
+
+# --------------------------------------------------------------------------- model-running processes
+
+#: MiB of freed heap a process that runs models keeps for its next batch (retrieval.allocator; 0 = glibc's
+#: defaults, which page-fault every large activation in again: YAMNet on 2 cores 411-436x -> 564-581x real time).
+MMSEC_HEAP_KEEP_MB = env_int("MMSEC_HEAP_KEEP_MB", DEFAULT_KEEP_MB)
 
 # --------------------------------------------------------------------------- auth
 

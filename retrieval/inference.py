@@ -39,6 +39,7 @@ class Loaded:
 
 _lock = threading.Lock()
 _loaded: dict[tuple[str, str], Loaded] = {}
+_heap: tuple[int, bool] | None = None  # (MMSEC_HEAP_KEEP_MB, applied) once this process has loaded a model
 _hash_cache: dict[tuple[str, float, int], str] = {}
 
 
@@ -94,6 +95,7 @@ def get_loaded(
         if entry is not None and entry.settings_key == fingerprint:
             return entry
         # First use, or an administrator changed the settings: new jobs run with the new settings.
+        _tune_heap_once()
         verify_artifacts(artifacts, model_dir)
         resolved = resolve_device(device)
         started = time.monotonic()
@@ -103,6 +105,23 @@ def get_loaded(
         entry = Loaded(plugin=plugin, device=resolved, loaded_at=time.time(), settings_key=fingerprint)
         _loaded[key] = entry
         return entry
+
+
+def _tune_heap_once() -> None:
+    """Processes that run models keep freed activation memory (``retrieval.allocator``); once per process."""
+    global _heap
+    if _heap is None:
+        from django.conf import settings
+
+        from retrieval.allocator import DEFAULT_KEEP_MB, keep_freed_memory
+
+        keep_mb = int(getattr(settings, "MMSEC_HEAP_KEEP_MB", DEFAULT_KEEP_MB))
+        _heap = (keep_mb, keep_freed_memory(keep_mb))
+
+
+def heap_tuning() -> tuple[int, bool] | None:
+    """``(MMSEC_HEAP_KEEP_MB, applied)`` once this process has loaded a model, else ``None``."""
+    return _heap
 
 
 def settings_fingerprint(settings: Mapping[str, Any]) -> str:

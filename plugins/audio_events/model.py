@@ -33,9 +33,10 @@ PATCH_SAMPLES = (PATCH_FRAMES - 1) * HOP + WIN  # 15600 samples = 0.975 s
 PATCH_HOP_SAMPLES = PATCH_HOP_FRAMES * HOP  # 7680 samples = 0.48 s
 EMBED_DIM = 1024
 N_CLASSES = 521
-#: Patches per forward pass. On a CPU, 64 patches keep each activation (<= 13 MB) near the caches; 512 made
-#: the run memory-bound, ~3x slower on 2 cores. A GPU wants large batches.
-CPU_PATCH_BATCH = 64
+#: Patches per forward pass. On a CPU, 32 patches keep each activation (<= 6.3 MB) near the caches: on 2 cores
+#: 32 and 64 ran alike (~1,950 patches/s for the network alone), 96 fell to ~1,100 and 512 to ~600 (memory-bound).
+#: A GPU wants large batches.
+CPU_PATCH_BATCH = 32
 GPU_PATCH_BATCH = 512
 
 # (kernel, stride, out_channels, depthwise-separable?) - YAMNet's _YAMNET_LAYER_DEFS.

@@ -189,3 +189,13 @@ def test_video_is_split_into_timed_frames_and_an_audio_track(api, personas, sett
     times = [round(f.start_s, 2) for f in frames]
     assert times[:4] == [0.0, 0.5, 1.0, 1.3]  # interval samples plus the scene cut
     assert all(f.vector is not None for f in findings)
+
+
+def test_a_process_that_loads_a_model_keeps_freed_heap_for_the_next_batch(api, personas, settings) -> None:
+    """retrieval.allocator: a model-running process keeps MMSEC_HEAP_KEEP_MB of freed heap (no page-fault
+    churn per batch); the setting is applied once per process, when the first model loads."""
+    _enable(personas)
+    red = upload(api("alice"), personas["case"].pk, "red.png", samples.png_bytes(color=(250, 10, 10))).json()
+    assert process_inline(red[0]["media"]["id"]).status == "ready"
+    assert inference.heap_tuning() == (settings.MMSEC_HEAP_KEEP_MB, True)
+    assert settings.MMSEC_HEAP_KEEP_MB == 128

@@ -128,7 +128,7 @@ def test_streamed_chunks_equal_whole_file(model_dir: Path) -> None:
 
 def test_cpu_runs_the_network_in_cache_sized_batches(model_dir: Path) -> None:
     """Why: 512-patch batches on a CPU make every activation ~100 MB, so the run is memory-bound (~3x slower
-    than 64-patch batches on 2 cores, docs/benchmarks/audio_events.md); GPUs keep large batches."""
+    than 32- or 64-patch batches on 2 cores, docs/benchmarks/audio_events.md); GPUs keep large batches."""
     yam = Yamnet(model_dir, device="cpu")
     seen: list[int] = []
     hook = yam.net.register_forward_pre_hook(lambda _m, args: seen.append(int(args[0].shape[0])))
