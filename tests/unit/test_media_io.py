@@ -100,6 +100,42 @@ def test_streaming_starts_without_reading_the_whole_file_first(tmp_path: Path) -
     assert sum(c.size for _, c in chunks) + first.size == 60 * 16000
 
 
+def _frames(sizes: list[int], fmt: str = "s16", channels: int = 2, rate: int = 44100) -> list:
+    import av
+
+    rng = np.random.default_rng(1)
+    out = []
+    for n in sizes:
+        data = rng.integers(-3000, 3000, (1, n * channels)).astype(np.int16)
+        frame = av.AudioFrame.from_ndarray(data, format=fmt, layout="stereo" if channels == 2 else "mono")
+        frame.sample_rate = rate
+        out.append(frame)
+    return out
+
+
+def test_small_decoded_frames_are_joined_for_the_resampler_without_changing_a_sample() -> None:
+    """Vorbis-like 128/1024-sample frames -> blocks of >= 2,000 samples, same samples in the same order; a
+    change of rate starts a new block."""
+    frames = _frames([128] * 20 + [1024] * 3) + _frames([500, 700], rate=48000)
+    merged = list(media_io.merged_frames(frames, 2000))
+    assert [f.samples for f in merged] == [2048, 512 + 2048, 1024, 1200]
+    assert [f.sample_rate for f in merged] == [44100, 44100, 44100, 48000]
+    assert np.array_equal(np.concatenate([f.to_ndarray() for f in merged], axis=1),
+                          np.concatenate([f.to_ndarray() for f in frames], axis=1))
+
+
+def test_what_decoded_before_a_decoder_error_is_still_delivered() -> None:
+    def failing():
+        yield from _frames([128] * 5)
+        raise RuntimeError("decoder gave up")
+
+    got = []
+    with pytest.raises(RuntimeError, match="gave up"):
+        for frame in media_io.merged_frames(failing(), 2000):
+            got.append(frame.samples)
+    assert got == [640]
+
+
 def test_a_stream_the_short_probe_cannot_describe_is_probed_again(tmp_path: Path) -> None:
     """MPEG-PS with 2 s of video before the first audio packet: the short probe finds the audio stream
     without its sample rate, so the file is opened again with FFmpeg's full probe; all audio decodes."""
