@@ -133,7 +133,8 @@ class YamNet(nn.Module):
 
     Run it in ``channels_last`` memory format on CPU: depthwise convolutions are about 2x cheaper there.
     The float path applies ReLU in place: a separate output tensor per layer cost as much as a third of the
-    convolutions' time on a CPU (allocation and a second pass over memory).
+    convolutions' time on a CPU (allocation and a second pass over memory). Its stride-2 layers use 4x4
+    kernels (``padded_kernels``) instead of copying each input into a padded tensor.
     """
 
     def __init__(self) -> None:
@@ -157,6 +158,19 @@ class YamNet(nn.Module):
         self._qpool: _QParams | None = None
         self._qout: _QParams | None = None
         self._qcls: _QParams | None = None
+        self._k4: dict[int, str] = {}  # conv index -> buffer holding its 4x4 kernel (stride-2 layers)
+
+    def padded_kernels(self) -> None:
+        """TF "SAME" pads a stride-2 layer's input bottom/right only. A 4x4 kernel holding the 3x3 weights in
+        its lower-right corner, with symmetric padding 1, reads exactly those rows and columns (its top-left
+        row and column meet the zero padding or weigh zero), so no padded copy of the activation is needed.
+        Call after the weights are loaded."""
+        for i, conv in enumerate(self.convs):
+            if conv.stride[0] == 2 and conv.kernel_size[0] == 3:
+                w = conv.weight.detach().new_zeros((*conv.weight.shape[:2], 4, 4))
+                w[:, :, 1:, 1:] = conv.weight.detach()
+                self.register_buffer(f"k4_{i}", w)
+                self._k4[i] = f"k4_{i}"
 
     @staticmethod
     def _pad(conv: nn.Conv2d) -> tuple[int, int, int, int]:
@@ -171,6 +185,9 @@ class YamNet(nn.Module):
             assert self._qin is not None
             x = self._qin.fake(x)
         for i, conv in enumerate(self.convs):
+            if not self.quantized and i in self._k4:
+                x = F.conv2d(x, self.get_buffer(self._k4[i]), conv.bias, 2, 1, 1, conv.groups).relu_()
+                continue
             if conv.stride[0] == 2:
                 x = F.pad(x, (0, 1, 0, 1))
             if self.quantized:
@@ -252,6 +269,7 @@ def load_from_onnx(onnx_path: Path, quantized: bool = False) -> YamNet:
     model._qpool = qparams(*qdq_of[consumers[pool.output[0]].output[0]])
     model._qout = qparams("class_scores_scale", "class_scores_zero_point")
     model.quantized = quantized
+    model.padded_kernels()
     return model.eval()
 
 
