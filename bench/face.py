@@ -707,6 +707,10 @@ def _tp_init(kind: str, settings: dict[str, Any], threads: int, models: str, war
     import torch
 
     torch.set_num_threads(threads)
+    if kind != "peer":  # as in a worker process (retrieval.inference applies MMSEC_HEAP_KEEP_MB on first load)
+        from retrieval.allocator import DEFAULT_KEEP_MB, keep_freed_memory
+
+        keep_freed_memory(int(os.environ.get("MMSEC_HEAP_KEEP_MB", DEFAULT_KEEP_MB)))
     if kind == "peer":
         import face_recognition
 
