@@ -296,8 +296,8 @@ def merged_frames(frames: Iterable[Any], min_samples: int) -> Iterator[Any]:
 
     Why: codecs such as Vorbis decode frames of 128-1024 samples, and one resampler call per frame was a
     third of reading an OGG track. The resampler sees the same samples in the same order, so its output is
-    identical (checked on the 3,960 audio files of the dev corpus). If decoding fails, what was decoded
-    before is still yielded, then the error is raised.
+    identical (checked on the 3,953 audio files of the dev corpus, at 16 and 48 kHz). If decoding fails,
+    what was decoded before is still yielded, then the error is raised.
     """
     import av
 
