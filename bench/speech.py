@@ -450,15 +450,22 @@ def fmt_pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
+def _load_note(m: dict[str, Any]) -> str:
+    """Quiet or contended, read from the 1-minute load averages around the run (not assumed)."""
+    worst = max(m["loadavg_start"][0], (m.get("loadavg_end") or m["loadavg_start"])[0])
+    if worst <= m["cpus"]:
+        return "quiet: nothing else running"
+    return "contended: other jobs were running, so wall-clock speeds are pessimistic"
+
+
 def markdown(res: dict[str, Any], cmd: str) -> str:
     m = res["machine"]
     lines = [
         "# speech_translation benchmark", "",
         f"Command: `{cmd}`  ",
         f"Machine: {m['cpus']} CPU cores ({m['processor']}), 2 decoder threads; load average during the run "
-        f"{m['loadavg_start']} -> {m.get('loadavg_end')} (the machine was shared with other engineers' jobs: "
-        "wall-clock speeds are pessimistic; CPU seconds per audio second are given too). Dev-corpus numbers, not a "
-        "published test set." + (f" Note: {m['note']}." if m.get("note") else ""), "",
+        f"{m['loadavg_start']} -> {m.get('loadavg_end')} ({_load_note(m)}; CPU seconds per audio second are given "
+        "too). Dev-corpus numbers, not a published test set." + (f" Note: {m['note']}." if m.get("note") else ""), "",
     ]
     lines += _md_targets(res) + [""]
     sections = (("asr", _md_asr), ("translation", _md_translation), ("known_language", _md_known),
