@@ -120,7 +120,7 @@ class YuNetDetector:
         native_min_face: float = 20.0,
         max_upscale: float = 2.0,
         max_level_pixels: int = 16_000_000,
-        tile_batch: int = 16,
+        tile_batch: int = 4,
         max_faces: int = 1000,
         memory_format: Any = None,
     ) -> None:

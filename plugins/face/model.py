@@ -99,7 +99,7 @@ class FaceEngine:
             min_face_px=float(self.settings.get("min_face_px", 20.0)),
             max_upscale=float(self.settings.get("max_upscale", 2.0)),
             max_level_pixels=int(self.settings.get("max_level_pixels", 16_000_000)),
-            tile_batch=int(self.settings.get("tile_batch_gpu" if on_gpu else "tile_batch", 64 if on_gpu else 16)),
+            tile_batch=int(self.settings.get("tile_batch_gpu" if on_gpu else "tile_batch", 64 if on_gpu else 4)),
             max_faces=int(self.settings.get("max_faces", 1000)),
             memory_format=self.memory_format,
         )

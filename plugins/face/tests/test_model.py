@@ -142,6 +142,38 @@ def test_cpu_embedding_runs_sface_on_the_faces_only(face_plugin, sample_paths, v
         assert float(only_face(result).vector @ vectors[name]) > 0.9999
 
 
+def test_cpu_detector_runs_few_tiles_per_batch(face_plugin, tmp_path):
+    """16 tiles of 640 x 640 make YuNet's first activations ~100 MB each: memory-bound on a CPU (dev photos at
+    the default settings, 1 thread: 16.5 images/s with 16 tiles per batch, ~21 with 2-4). Batches of at most 4
+    tiles give the same faces."""
+    from PIL import Image
+
+    canvas = Image.new("RGB", (2600, 1800), (120, 130, 125))
+    face = Image.open(Path(__file__).parent / "samples" / "obama_a.jpg").convert("RGB")
+    for k, side in enumerate((40, 80, 160, 60)):
+        canvas.paste(face.resize((int(side / 0.6), int(side / 0.6))), (200 + 600 * k, 300 + 350 * (k % 3)))
+    path = tmp_path / "big.png"
+    canvas.save(path)
+    detector = face_plugin._engine.detector
+    module, seen = detector.module, []
+
+    def counting(batch):
+        seen.append(int(batch.shape[0]))
+        return module(batch)
+
+    detector.module = counting
+    try:
+        small = run(face_plugin, path)[0]
+        assert seen and max(seen) <= 4 and sum(seen) > 4
+        detector.tile_batch = 16
+        big = run(face_plugin, path)[0]
+    finally:
+        detector.module, detector.tile_batch = module, face_plugin.settings["tile_batch"]
+    assert len(small.findings) == len(big.findings) == 4
+    for a, b in zip(small.findings, big.findings, strict=True):
+        assert np.allclose(a.region.box, b.region.box, atol=0.01) and float(a.vector @ b.vector) > 0.9999
+
+
 def test_detector_batches_are_built_in_the_networks_memory_format():
     """The tile batch is allocated in the layout the network runs in: no second full-size copy after filling."""
     import torch
