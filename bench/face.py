@@ -595,7 +595,7 @@ def run_part(part: str, args: argparse.Namespace) -> dict[str, Any]:
             "torch_threads": args.threads,
             "python": platform.python_version(),
             "torch": torch.__version__,
-            "note": "shared 2-core VM, other jobs running (contended)",
+            "note": f"load average at the start of this part {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores",
         }
     }
     if part == "rest":
