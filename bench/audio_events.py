@@ -96,10 +96,9 @@ class MmsecSystem:
 
     def __init__(self, use_head: bool = False, shared: Any = None) -> None:
         from plugins.audio_events import AudioEventPlugin
-        from retrieval.allocator import DEFAULT_KEEP_MB, keep_freed_memory
+        from retrieval.allocator import keep_freed_memory_as_configured
 
-        # as in a worker process (retrieval.inference applies MMSEC_HEAP_KEEP_MB when the first model loads)
-        keep_freed_memory(int(os.environ.get("MMSEC_HEAP_KEEP_MB", DEFAULT_KEEP_MB)))
+        keep_freed_memory_as_configured()  # as a worker process does when its first model loads
         self.name = "mmsec YAMNet + head" if use_head else "mmsec YAMNet"
         self.use_head = use_head
         self.plugin_cls = AudioEventPlugin

@@ -707,10 +707,6 @@ def _tp_init(kind: str, settings: dict[str, Any], threads: int, models: str, war
     import torch
 
     torch.set_num_threads(threads)
-    if kind != "peer":  # as in a worker process (retrieval.inference applies MMSEC_HEAP_KEEP_MB on first load)
-        from retrieval.allocator import DEFAULT_KEEP_MB, keep_freed_memory
-
-        keep_freed_memory(int(os.environ.get("MMSEC_HEAP_KEEP_MB", DEFAULT_KEEP_MB)))
     if kind == "peer":
         import face_recognition
 
@@ -725,7 +721,10 @@ def _tp_init(kind: str, settings: dict[str, Any], threads: int, models: str, war
 
         _TP_SYSTEM = run
     else:
+        from retrieval.allocator import keep_freed_memory_as_configured
         from retrieval.plugin_api import Item, MediaKind
+
+        keep_freed_memory_as_configured()  # as a worker process does when its first model loads
 
         if kind == "face":
             from plugins.face import FacePlugin as cls

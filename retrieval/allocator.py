@@ -6,7 +6,7 @@ large with ``mmap`` and trims the heap top after each free, so every batch page-
 threshold at glibc's own dynamic maximum (32 MiB) and keeping up to ``keep_mb`` of freed heap costs that
 much resident memory at most and removes the churn. Elsewhere than glibc this is a no-op.
 
-Public surface: ``keep_freed_memory``, ``DEFAULT_KEEP_MB``.
+Public surface: ``keep_freed_memory``, ``keep_freed_memory_as_configured``, ``DEFAULT_KEEP_MB``.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import logging
+import os
 
 log = logging.getLogger(__name__)
 
@@ -43,3 +44,9 @@ def keep_freed_memory(keep_mb: int) -> bool:
     log.info("heap: keep up to %d MiB of freed memory (mmap threshold %d MiB): %s", keep_mb, MMAP_THRESHOLD_MB,
              "applied" if applied else "refused by mallopt")
     return applied
+
+
+def keep_freed_memory_as_configured() -> bool:
+    """``keep_freed_memory`` with ``MMSEC_HEAP_KEEP_MB`` from the environment: for benchmark processes that run a
+    plugin without Django, so they behave like a worker (``retrieval.inference`` reads the Django setting)."""
+    return keep_freed_memory(int(os.environ.get("MMSEC_HEAP_KEEP_MB", DEFAULT_KEEP_MB)))
