@@ -39,6 +39,8 @@ def test_upload_flow_in_a_real_browser(live_server, browser_page, worker_factory
     page.fill("#id_description", "CCTV, a phone call and scene photos")
     page.click("text=Create case")
     page.wait_for_selector("#dropzone")
+    # the upload script is attached at the end of the page: without it a file choice goes nowhere (a CI flake)
+    page.wait_for_load_state("load")
     page.screenshot(path=str(shots / "case-empty.png"), full_page=True)
 
     page.set_input_files("#file-input", [str(f) for f in files])

@@ -43,6 +43,8 @@ def test_reference_collection_and_match_on_the_media_page(live_server, browser_p
     page.fill("#id_description", "Recordings of the pirate station")
     page.click("text=Create collection")
     page.wait_for_selector("#ref-dropzone")
+    # the upload script is attached at the end of the page: without it a file choice goes nowhere (a CI flake)
+    page.wait_for_load_state("load")
     page.set_input_files("#ref-file-input", [str(ref_file), str(other_file)])
     page.wait_for_function("document.querySelectorAll('#recordings tr[data-id]').length === 2")
     wait_for(lambda: ReferenceRecording.objects.filter(status="ready").count() == 2, timeout=120,
