@@ -48,6 +48,13 @@ def to_tensor(rgb: Any, device: str) -> Any:
     return torch.from_numpy(np.ascontiguousarray(rgb)).to(device).permute(2, 0, 1).float()
 
 
+def cpu_sources(images: Sequence[Any], device: str) -> list[Any] | None:
+    """The uint8 arrays to build pyramid levels from on a CPU (cheaper in bytes); ``None`` elsewhere."""
+    if device != "cpu":
+        return None
+    return [img if isinstance(img, np.ndarray) and img.ndim == 3 and img.shape[2] == 3 else None for img in images]
+
+
 def load_module(path: Path, device: str, example_shape: tuple[int, ...] | None) -> Any:
     """ONNX file -> torch module on ``device``; frozen TorchScript on CPU when given an example shape."""
     import torch
@@ -62,6 +69,25 @@ def load_module(path: Path, device: str, example_shape: tuple[int, ...] | None) 
     return module
 
 
+def detector_cut(settings: Mapping[str, Any], on_gpu: bool) -> dict[str, Any]:
+    """How pyramid levels are cut into detector inputs: fixed 640-px tiles on a GPU (equal shapes, batched),
+    balanced tiles of up to ``cpu_tile`` px on a CPU (run one by one: fewer pixels, no batching to keep)."""
+    if on_gpu:
+        return {"cut": None, "balanced": False}
+    return {"cut": int(settings.get("cpu_tile") or 1280), "balanced": True}
+
+
+def load_yunet(model_dir: Path, device: str) -> Any:
+    """The converted YuNet, taking RGB input; on a CPU with its 1x1 convolutions routed to oneDNN."""
+    import torch
+
+    from plugins.face.detection import rgb_input
+    from plugins.face.onnx_torch import pointwise_through_onednn
+
+    yunet = rgb_input(load_module(Path(model_dir) / YUNET_FILE, device, None))
+    return pointwise_through_onednn(yunet) if torch.device(device).type == "cpu" else yunet
+
+
 class FaceEngine:
     """Loaded YuNet + SFace; thread-safe ``analyse``."""
 
@@ -70,7 +96,7 @@ class FaceEngine:
     def __init__(self, model_dir: Path, device: str, settings: Mapping[str, Any]) -> None:
         import torch
 
-        from plugins.face.detection import YuNetDetector, rgb_input
+        from plugins.face.detection import YuNetDetector
 
         self.device = device
         self.settings = dict(settings)
@@ -83,7 +109,7 @@ class FaceEngine:
         channels_last = bool(self.settings.get("channels_last", True))
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.autocast_dtype = getattr(torch, str(self.settings.get("gpu_dtype") or "float32")) if on_gpu else None
-        yunet = rgb_input(load_module(Path(model_dir) / YUNET_FILE, device, None))
+        yunet = load_yunet(model_dir, device)
         self.sface = load_module(Path(model_dir) / SFACE_FILE, device, (8, 3, 112, 112))
         if on_gpu:
             # cuDNN's default algorithm choice for these depthwise-heavy nets ran YuNet + SFace at about a third
@@ -99,9 +125,10 @@ class FaceEngine:
             min_face_px=float(self.settings.get("min_face_px", 20.0)),
             max_upscale=float(self.settings.get("max_upscale", 2.0)),
             max_level_pixels=int(self.settings.get("max_level_pixels", 16_000_000)),
-            tile_batch=int(self.settings.get("tile_batch_gpu" if on_gpu else "tile_batch", 64 if on_gpu else 4)),
+            tile_batch=int(self.settings.get("tile_batch_gpu" if on_gpu else "tile_batch", 64 if on_gpu else 1)),
             max_faces=int(self.settings.get("max_faces", 1000)),
             memory_format=self.memory_format,
+            **detector_cut(self.settings, on_gpu),
         )
         self.embed_batch = int(self.settings.get("embed_batch", 64))
         self.embed_pad = max(1, int(self.settings.get("embed_pad_gpu" if on_gpu else "embed_pad", 8 if on_gpu else 1)))
@@ -111,7 +138,7 @@ class FaceEngine:
         """All faces of every image (RGB uint8 HWC arrays or CHW tensors), ordered by detector score."""
         with self._lock, self._autocast():
             tensors = [to_tensor(img, self.device) for img in images]
-            detections = self.detector.detect(tensors)
+            detections = self.detector.detect(tensors, cpu_sources(images, self.device))
             crops, owners = [], []
             for idx, (tensor, dets) in enumerate(zip(tensors, detections, strict=True)):
                 if len(dets):

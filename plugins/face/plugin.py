@@ -110,7 +110,8 @@ class FacePlugin:
         "max_level_pixels": 16_000_000,
         "max_faces": 1000,
         "max_side": 4096,
-        "tile_batch": 4,  # CPU: 16 tiles of 640 px made YuNet memory-bound (16.5 vs ~21 images/s on 1 core)
+        "cpu_tile": 1280,  # CPU: levels cut into balanced tiles of up to this side (GPU: fixed 640-px tiles)
+        "tile_batch": 1,  # CPU: one tile per forward (a 1280-px tile's activations are ~100 MB already)
         "tile_batch_gpu": 64,
         "embed_batch": 64,
         "embed_pad": 1,  # CPU: SFace runs the real faces only (a padded row costs as much as a face)

@@ -67,19 +67,26 @@ def plan_scales(
 
 
 def plan_tiles(
-    height: int, width: int, scales: list[float], tile: int = 640, overlap: int = 128
+    height: int, width: int, scales: list[float], tile: int = 640, overlap: int = 128, balanced: bool = False
 ) -> list[Tile]:
-    """Cut each level into tiles of at most ``tile`` px overlapping by ``overlap``."""
+    """Cut each level into tiles of at most ``tile`` px overlapping by at least ``overlap``.
+
+    Fixed tiles (the default) are all ``tile`` px wherever the level is larger, the last one aligned to the
+    far edge: equal shapes to batch on a GPU, at the price of overlaps of up to a tile. ``balanced`` tiles
+    split each side into the fewest equal parts that respect ``tile`` and ``overlap``: ~10-25 % fewer pixels
+    through the detector for the same coverage, for CPUs, which run tiles one by one anyway.
+    """
     tiles: list[Tile] = []
+    starts = _balanced_starts if balanced else _starts
     for level, scale in enumerate(scales):
         lh = max(1, int(round(height * scale)))
         lw = max(1, int(round(width * scale)))
-        ys = _starts(lh, tile, overlap)
-        xs = _starts(lw, tile, overlap)
+        ys, tile_h = starts(lh, tile, overlap)
+        xs, tile_w = starts(lw, tile, overlap)
         for y0 in ys:
-            th = min(tile, lh - y0)
+            th = min(tile_h, lh - y0)
             for x0 in xs:
-                tw = min(tile, lw - x0)
+                tw = min(tile_w, lw - x0)
                 tiles.append(
                     Tile(
                         level=level,
@@ -96,13 +103,26 @@ def plan_tiles(
     return tiles
 
 
-def _starts(length: int, tile: int, overlap: int) -> list[int]:
+def _starts(length: int, tile: int, overlap: int) -> tuple[list[int], int]:
+    """Tiles of ``tile`` px every ``tile - overlap`` px, the last one ending at the far edge."""
     if length <= tile:
-        return [0]
+        return [0], length
     step = tile - overlap
     starts = list(range(0, length - tile, step))
     starts.append(length - tile)
-    return starts
+    return starts, tile
+
+
+def _balanced_starts(length: int, tile: int, overlap: int) -> tuple[list[int], int]:
+    """The fewest tiles of one size <= ``tile`` covering ``length`` with neighbours overlapping >= ``overlap``."""
+    if length <= tile:
+        return [0], length
+    count = math.ceil((length - overlap) / (tile - overlap))
+    # One spare pixel per seam absorbs the rounding of the starts; sides are whole multiples of the stride
+    # where the tile allows (the network pads to one anyway).
+    size = min(tile, round_up(math.ceil((length + (count - 1) * (overlap + 1)) / count)))
+    step = (length - size) / (count - 1)
+    return [int(round(k * step)) for k in range(count)], size
 
 
 def keep_in_tile(box: tuple[float, float, float, float], tile: Tile, margin: float = 2.0) -> bool:

@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from plugins.face.alignment import similarity_transform, warp_faces
-from plugins.face.model import Face, to_tensor
+from plugins.face.model import Face, cpu_sources, detector_cut, load_yunet, to_tensor
 from plugins.face.quality import assess, laplacian_variance
 
 SHAPE_FILE = "shape_predictor_5_face_landmarks.dat"
@@ -50,14 +50,13 @@ class DlibFaceEngine:
     def __init__(self, model_dir: Path, device: str, settings: Mapping[str, Any]) -> None:
         import dlib
 
-        from plugins.face.detection import YuNetDetector, rgb_input
-        from plugins.face.model import load_module
+        from plugins.face.detection import YuNetDetector
 
         self.device = device
         self.settings = dict(settings)
         self._lock = threading.Lock()
         self.detector = YuNetDetector(
-            rgb_input(load_module(Path(model_dir) / YUNET_FILE, device, None)),
+            load_yunet(model_dir, device),
             device,
             score_threshold=float(self.settings.get("score_threshold", 0.6)),
             nms_iou=float(self.settings.get("nms_iou", 0.3)),
@@ -65,6 +64,8 @@ class DlibFaceEngine:
             max_upscale=float(self.settings.get("max_upscale", 2.0)),
             max_level_pixels=int(self.settings.get("max_level_pixels", 16_000_000)),
             max_faces=int(self.settings.get("max_faces", 1000)),
+            tile_batch=int(self.settings.get("tile_batch", 1)),
+            **detector_cut(self.settings, device != "cpu"),
         )
         self._dlib = dlib
         self.shape_predictor = dlib.shape_predictor(str(Path(model_dir) / SHAPE_FILE))
@@ -74,7 +75,7 @@ class DlibFaceEngine:
         dlib = self._dlib
         with self._lock:
             tensors = [to_tensor(img, self.device) for img in images]
-            detections = self.detector.detect(tensors)
+            detections = self.detector.detect(tensors, cpu_sources(images, self.device))
             results: list[list[Face]] = []
             for img, tensor, dets in zip(images, tensors, detections, strict=True):
                 if not len(dets):

@@ -59,3 +59,29 @@ def test_yunet_matches_the_unmodified_file_at_its_declared_size(face_model_dir):
         out = to_torch(path)(torch.from_numpy(x))
     for a, b in zip(out, ref, strict=True):
         assert np.abs(a.numpy() - b).max() < PARITY_ATOL
+
+
+def test_yunet_with_pointwise_convolutions_through_onednn_still_matches_onnxruntime(face_model_dir):
+    """CPU workers give YuNet's 1x1 convolutions a dilation of 2 (torch then picks oneDNN for them, 2-2.7x
+    faster with one thread): only those layers change, and the outputs stay within the parity tolerance, both
+    at a tile size where the new kernel is used and at a small one where torch keeps its own path."""
+    import torch
+
+    from plugins.face.onnx_torch import pointwise_through_onednn
+
+    path = face_model_dir / "face_detection_yunet_2023mar.onnx"
+    plain, routed = to_torch(path), pointwise_through_onednn(to_torch(path))
+    changed = [m for m in routed.modules() if isinstance(m, torch.nn.Conv2d) and m.dilation == (2, 2)]
+    assert len(changed) == 26 and all(m.kernel_size == (1, 1) and m.stride == (1, 1) for m in changed)
+    rgb = load_rgb("astronaut.jpg")[..., ::-1].astype(np.float32)
+    for side in (640, 96):
+        x = np.zeros((1, 3, side, side), np.float32)
+        x[0, :, : min(side, 188), : min(side, 188)] = rgb[: min(side, 188), : min(side, 188)].transpose(2, 0, 1)
+        session = ort.InferenceSession(patched_model(path).SerializeToString(), providers=["CPUExecutionProvider"])
+        ref = session.run(None, {session.get_inputs()[0].name: x})
+        with torch.inference_mode():
+            tensor = torch.from_numpy(x).contiguous(memory_format=torch.channels_last)
+            out, before = routed(tensor), plain(tensor)
+        for a, b, c in zip(out, before, ref, strict=True):
+            assert np.abs(a.numpy() - c).max() < PARITY_ATOL
+            assert np.abs(a.numpy() - b.numpy()).max() < 1e-5
