@@ -555,7 +555,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, default=Path("/tmp/mmsec-face-bench"))
     ap.add_argument("--video-from", type=Path, help="JSON list from an earlier video_tracking() run")
     ap.add_argument("--tp-every", type=int, default=1, help="throughput on every N-th file only (busy machines)")
-    ap.add_argument("--tp-repeats", type=int, default=2)
+    ap.add_argument(
+        "--tp-repeats", type=int, default=5, help="timed passes over the files; the best is the throughput figure"
+    )
     ap.add_argument("--tp-quick", action="store_true", help="only the 2-process throughput configurations")
     args = ap.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
@@ -771,11 +773,12 @@ def throughput(
         processes, mp_context=ctx, initializer=_tp_init, initargs=(kind, settings or {}, threads, str(models), strs[:2])
     ) as pool:
         list(pool.map(_tp_run, [[s[0]] for s in shares]))  # every worker initialised and warm
-        best, faces = math.inf, 0
-        for _ in range(repeats):
+        passes, faces = [], 0
+        for _ in range(max(1, repeats)):
             t0 = time.perf_counter()
             faces = sum(pool.map(_tp_run, shares))
-            best = min(best, time.perf_counter() - t0)
+            passes.append(time.perf_counter() - t0)
+    best = min(passes)
     return {
         "processes": processes,
         "threads_per_process": threads,
@@ -785,6 +788,10 @@ def throughput(
         "seconds": best,
         "images_per_s": len(paths) / best,
         "faces_per_s": faces / best,
+        # The first pass meets every image size for the first time in these workers (new tile shapes: oneDNN
+        # builds its kernels per shape, ~5 ms a tile); later passes are a worker's steady state on known sizes.
+        "pass_seconds": passes,
+        "images_per_s_first_pass": len(paths) / passes[0],
     }
 
 
@@ -816,16 +823,23 @@ def targets(report: dict[str, Any]) -> list[str]:
             "- Robustness at least dlib's at every level (share of degraded faces accepted at each system's own "
             "operating threshold): " + ("met at all levels." if not worse else "NOT met at " + ", ".join(worse) + ".")
         )
-    tput = {(t["system"], t["processes"]): t["images_per_s"] for t in report.get("throughput", [])}
-    peer = tput.get(("face_recognition (dlib)", 2))
+    best: dict[str, dict[str, Any]] = {}  # each system's fastest configuration on these cores
+    for t in report.get("throughput", []):
+        if t["system"] not in best or t["images_per_s"] > best[t["system"]]["images_per_s"]:
+            best[t["system"]] = t
+    peer = best.get("face_recognition (dlib)")
     if peer:
         for label in ("mmsec face, defaults (min_face_px 20)", "mmsec face, min_face_px 40 (dlib's detection range)"):
-            ours_ips = tput.get((label, 2))
-            if ours_ips:
-                ratio = ours_ips / peer
+            ours = best.get(label)
+            if ours:
+                ratio = ours["images_per_s"] / peer["images_per_s"]
+                first = ours.get("images_per_s_first_pass")
+                cold = f"; first pass {first / peer['images_per_s']:.1f}x" if first else ""
                 out.append(
-                    f"- Throughput, 2 processes each, {label}: {ours_ips:.2f} vs {peer:.2f} images/s = {ratio:.1f}x "
-                    f"dlib (target >= 5x) — {'met' if ratio >= 5 else 'NOT met'}."
+                    f"- Throughput, each system's fastest configuration on these cores, {label} "
+                    f"({ours['processes']} x {ours['threads_per_process']}) vs dlib ({peer['processes']} x "
+                    f"{peer['threads_per_process']}): {ours['images_per_s']:.2f} vs {peer['images_per_s']:.2f} "
+                    f"images/s = {ratio:.1f}x dlib{cold} (target >= 5x) — {'met' if ratio >= 5 else 'NOT met'}."
                 )
     return out
 
@@ -893,14 +907,22 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         "### Throughput (decode + detect + embed, the original dev files, CPU)",
         "",
-        "| system | processes x threads | images | faces | seconds | images/s | faces/s |",
-        "|---|---|---|---|---|---|---|",
+        "| system | processes x threads | images | faces | seconds (best pass) | images/s | faces/s | "
+        "images/s, first pass |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for t in report.get("throughput", []):
+        first = t.get("images_per_s_first_pass")
         lines.append(
             f"| {t['system']} | {t['processes']} x {t['threads_per_process']} | {t['images']} | {t['faces']} | "
-            f"{t['seconds']:.1f} | {t['images_per_s']:.2f} | {t['faces_per_s']:.2f} |"
+            f"{t['seconds']:.2f} | {t['images_per_s']:.2f} | {t['faces_per_s']:.2f} | "
+            f"{'' if first is None else f'{first:.2f}'} |"
         )
+    lines += [
+        "",
+        "Each configuration: fresh worker processes, each warmed up on one file, then timed passes over all files "
+        "(best pass reported; the first pass is the one where every image size is new to the workers).",
+    ]
     if report.get("video_tracking"):
         lines += [
             "",
