@@ -279,14 +279,59 @@ def _open_for_audio(path: Path) -> Any:
         raise DecodeError(f"not a readable audio file ({_clean(exc, path)})") from exc
 
 
-def _decoded_frames(container: Any, stream: Any) -> Iterator[Any]:
-    """Decoded audio frames of ``stream``; a corrupt packet is skipped, the rest of the recording kept."""
+@dataclass(slots=True)
+class AudioReadReport:
+    """What ``iter_audio`` could not deliver, for the user: the job succeeds on what decoded, and says so.
+
+    Why: a truncated upload (an interrupted copy) or a damaged stretch in the middle decodes without an error
+    to the point where the data ends, so an analysis of half a recording looked like an analysis of all of it.
+    """
+
+    declared_s: float | None = None  # duration the file's own headers state (stream header), if any
+    decoded_s: float = 0.0
+    skipped_packets: int = 0
+    stopped_by: str = ""  # the decoder error that ended decoding early, if one did
+
+    #: A shortfall below this is encoder padding or rounding, not missing audio.
+    TOLERANCE_S = 1.0
+    TOLERANCE_SHARE = 0.02
+
+    def warnings(self) -> list[str]:
+        notes = []
+        if self.stopped_by:
+            notes.append(f"decoding stopped at {self.decoded_s:.1f} s ({self.stopped_by}); "
+                         "the rest of the audio was not analysed")
+        elif self.declared_s and self.declared_s - self.decoded_s > max(
+            self.TOLERANCE_S, self.TOLERANCE_SHARE * self.declared_s
+        ):
+            notes.append(f"only {self.decoded_s:.1f} s of the {self.declared_s:.1f} s of audio this file declares "
+                         "could be decoded (truncated or damaged file); the rest was not analysed")
+        if self.skipped_packets:
+            notes.append(f"{self.skipped_packets} damaged audio packet(s) skipped; those moments were not analysed")
+        return notes
+
+
+def _declared_duration(stream: Any) -> float | None:
+    """The duration in the stream's own header (FLAC STREAMINFO, MP4 track, MP3 Xing/Info frame...); ``None``
+    where FFmpeg would only estimate it from the bitrate (such estimates are off for VBR files)."""
+    try:
+        if stream.duration and stream.time_base:
+            return float(stream.duration * stream.time_base)
+    except (TypeError, ValueError, OverflowError):
+        pass
+    return None
+
+
+def _decoded_frames(container: Any, stream: Any, report: AudioReadReport | None = None) -> Iterator[Any]:
+    """Decoded audio frames of ``stream``; a corrupt packet is skipped (and counted), the rest kept."""
     import av
 
     for packet in container.demux(stream):
         try:
             frames = packet.decode()
         except av.error.InvalidDataError:
+            if report is not None and packet.size:
+                report.skipped_packets += 1
             continue
         yield from frames
 
@@ -330,12 +375,17 @@ def merged_frames(frames: Iterable[Any], min_samples: int) -> Iterator[Any]:
 
 
 def iter_audio(
-    path: Path, sample_rate: int = 16_000, chunk_s: float = 30.0, stream_index: int = 0
+    path: Path,
+    sample_rate: int = 16_000,
+    chunk_s: float = 30.0,
+    stream_index: int = 0,
+    report: AudioReadReport | None = None,
 ) -> Iterator[tuple[float, NDArray[np.float32]]]:
     """Stream an audio (or video's audio) track as mono float32 chunks at ``sample_rate``.
 
     Yields ``(start_s, samples)``; memory stays bounded by ``chunk_s`` whatever
     the file length. Raises ``DecodeError`` if the file has no decodable audio.
+    ``report``, when given, is filled in as decoding goes (``AudioReadReport.warnings()`` after the loop).
     """
     import av
 
@@ -348,16 +398,20 @@ def iter_audio(
         if not container.streams.audio:
             raise DecodeError("the file has no audio track")
         stream = container.streams.audio[stream_index]
+        if report is not None:
+            report.declared_s = _declared_duration(stream)
         resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
         min_block = max(1, (stream.codec_context.sample_rate or 16_000) // 2)
         try:
-            for frame in merged_frames(_decoded_frames(container, stream), min_block):
+            for frame in merged_frames(_decoded_frames(container, stream, report), min_block):
                 for out in resampler.resample(frame):
                     data = out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
                     buf.append(data)
                     buffered += data.size
                     while buffered >= chunk_len:
                         joined = np.concatenate(buf)
+                        if report is not None:
+                            report.decoded_s = (emitted + chunk_len) / sample_rate
                         yield emitted / sample_rate, joined[:chunk_len]
                         emitted += chunk_len
                         rest = joined[chunk_len:]
@@ -374,6 +428,10 @@ def iter_audio(
         except Exception as exc:  # noqa: BLE001
             if emitted == 0 and buffered == 0:
                 raise DecodeError(f"corrupt audio data ({_clean(exc, path)})") from exc
+            if report is not None:
+                report.stopped_by = _clean(exc, path)
+        if report is not None:
+            report.decoded_s = (emitted + buffered) / sample_rate
         if buffered:
             yield emitted / sample_rate, np.concatenate(buf)
         elif emitted == 0:
@@ -404,14 +462,16 @@ def write_wav(path: Path, samples: NDArray[np.float32], sample_rate: int) -> Non
         wf.writeframes(pcm.tobytes())
 
 
-def extract_audio_track(path: Path, dest: Path, sample_rate: int = 16_000) -> float:
+def extract_audio_track(
+    path: Path, dest: Path, sample_rate: int = 16_000, report: AudioReadReport | None = None
+) -> float:
     """Stream a video's audio track into a mono 16-bit WAV; returns its duration in seconds."""
     written = 0
     with wave.open(str(dest), "wb") as wf:
         wf.setnchannels(1)
         wf.setsampwidth(2)
         wf.setframerate(sample_rate)
-        for _, chunk in iter_audio(path, sample_rate=sample_rate, chunk_s=30.0):
+        for _, chunk in iter_audio(path, sample_rate=sample_rate, chunk_s=30.0, report=report):
             wf.writeframes((np.clip(chunk, -1.0, 1.0) * 32767.0).astype("<i2").tobytes())
             written += chunk.size
     return written / sample_rate

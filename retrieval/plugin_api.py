@@ -15,7 +15,9 @@ Public surface
 - ``PluginError``, ``TransientPluginError``: how ``process``/``load`` report failure.
 - ``Plugin``: the runtime-checkable Protocol every plugin class satisfies.
 - ``read_image``, ``iter_audio``, ``read_audio``: safe decoders plugins should use
-  instead of opening evidence themselves (size limits, EXIF rotation, streaming).
+  instead of opening evidence themselves (size limits, EXIF rotation, streaming);
+  ``AudioReadReport``: pass one to ``iter_audio`` and return its ``warnings()`` in
+  ``ItemResult.warnings`` (truncated or damaged recordings are then reported, not silent).
 - ``sha256_file``: streamed SHA-256 of a file, to check native libraries or weights at load.
 
 Registering a plugin: expose the class under the entry-point group
@@ -36,7 +38,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import NDArray
 
-from retrieval.media_io import DecodeError, iter_audio, read_audio, read_image
+from retrieval.media_io import AudioReadReport, DecodeError, iter_audio, read_audio, read_image
 from retrieval.weights import sha256_file
 
 __all__ = [
@@ -56,6 +58,7 @@ __all__ = [
     "Plugin",
     "read_image",
     "iter_audio",
+    "AudioReadReport",
     "read_audio",
     "sha256_file",
 ]
@@ -179,12 +182,17 @@ class Finding:
 
 @dataclass(frozen=True, slots=True)
 class ItemResult:
-    """The result for one ``Item``; ``error`` set means this item failed permanently."""
+    """The result for one ``Item``; ``error`` set means this item failed permanently.
+
+    ``warnings``: the item was analysed, but not all of it (e.g. a truncated recording decoded only in part):
+    one sentence each for the user; the platform shows them with the job instead of a silent partial result.
+    """
 
     media_id: int
     findings: Sequence[Finding] = ()
     error: str | None = None
     time_s: float | None = None
+    warnings: Sequence[str] = ()
 
 
 class PluginError(Exception):

@@ -18,6 +18,7 @@ from plugins.audio_events.install_models import FILES
 from plugins.audio_events.labels import LABELS_BY_KEY, label_class_indices
 from retrieval.plugin_api import (
     API_VERSION,
+    AudioReadReport,
     DecodeError,
     Distance,
     EmbeddingSpec,
@@ -130,7 +131,10 @@ class AudioEventPlugin:
                 results.append(ItemResult(item.media_id, error=f"audio_events accepts audio, not {item.kind}"))
                 continue
             try:
-                results.append(ItemResult(item.media_id, findings=self._analyse(item.path), time_s=item.time_s))
+                report = AudioReadReport()
+                findings = self._analyse(item.path, report)
+                results.append(ItemResult(item.media_id, findings=findings, time_s=item.time_s,
+                                          warnings=report.warnings()))
             except DecodeError as exc:
                 results.append(ItemResult(item.media_id, error=str(exc)))
             except TransientPluginError:
@@ -145,7 +149,7 @@ class AudioEventPlugin:
 
     # ------------------------------------------------------------------ internals
 
-    def _analyse(self, path: Path) -> list[Finding]:
+    def _analyse(self, path: Path, report: AudioReadReport | None = None) -> list[Finding]:
         from plugins.audio_events.pipeline import StreamAnalyzer
 
         analyzer = StreamAnalyzer(
@@ -154,7 +158,7 @@ class AudioEventPlugin:
             max_embeddings=int(self.settings["max_embeddings"]),
             head=self._head,
         )
-        for _, chunk in iter_audio(path, sample_rate=16_000, chunk_s=float(self.settings["chunk_s"])):
+        for _, chunk in iter_audio(path, sample_rate=16_000, chunk_s=float(self.settings["chunk_s"]), report=report):
             analyzer.feed(chunk)
         analysis = analyzer.finish()
         findings = self._event_findings(analysis)

@@ -34,6 +34,7 @@ from plugins.audio_fingerprint.landmarks import QUERY, REFERENCE, Fingerprint
 from plugins.audio_fingerprint.matcher import MatchParams, Occurrence, OccurrenceMerger, find_occurrences, match_window
 from retrieval.plugin_api import (
     API_VERSION,
+    AudioReadReport,
     DecodeError,
     EmbeddingSpec,
     Finding,
@@ -96,10 +97,12 @@ class AudioFingerprintPlugin:
 
     # ------------------------------------------------------------------ fingerprints
 
-    def iter_blocks(self, path: Path, reference: bool = False) -> Iterator[Fingerprint]:
+    def iter_blocks(
+        self, path: Path, reference: bool = False, report: AudioReadReport | None = None
+    ) -> Iterator[Fingerprint]:
         """Stream a file's fingerprint in blocks (bounded memory). Raises ``DecodeError``."""
         params = REFERENCE if reference else QUERY
-        chunks = iter_audio(Path(path), sample_rate=params.sample_rate, chunk_s=30.0)
+        chunks = iter_audio(Path(path), sample_rate=params.sample_rate, chunk_s=30.0, report=report)
         yield from landmarks.stream(chunks, params, self.device, block_s=float(self.settings["block_s"]))
 
     def fingerprint(self, path: Path, reference: bool = False) -> tuple[NDArray[np.uint32], NDArray[np.int32]]:
@@ -107,9 +110,11 @@ class AudioFingerprintPlugin:
         fp = self.fingerprint_full(path, reference)
         return fp.hashes, fp.frames
 
-    def fingerprint_full(self, path: Path, reference: bool = False) -> Fingerprint:
+    def fingerprint_full(
+        self, path: Path, reference: bool = False, report: AudioReadReport | None = None
+    ) -> Fingerprint:
         params = REFERENCE if reference else QUERY
-        return landmarks.concat(self.iter_blocks(path, reference), params)
+        return landmarks.concat(self.iter_blocks(path, reference, report), params)
 
     def match(self, fp: Fingerprint, index: HashIndex) -> list[Occurrence]:
         """Every occurrence of an indexed reference in an evidence fingerprint."""
@@ -160,8 +165,9 @@ class AudioFingerprintPlugin:
         self.fingerprints = {}
         results = []
         for item in batch:
+            report = AudioReadReport()
             try:
-                fp = self.fingerprint_full(item.path)
+                fp = self.fingerprint_full(item.path, report=report)
             except DecodeError as exc:
                 results.append(ItemResult(item.media_id, error=str(exc), time_s=item.time_s))
                 continue
@@ -178,7 +184,8 @@ class AudioFingerprintPlugin:
             if self.index is not None and len(fp):
                 for occ in self.match(fp, self.index):
                     findings.append(_occurrence_finding(occ))
-            results.append(ItemResult(item.media_id, findings=findings, time_s=item.time_s))
+            results.append(ItemResult(item.media_id, findings=findings, time_s=item.time_s,
+                                      warnings=report.warnings()))
         return results
 
 

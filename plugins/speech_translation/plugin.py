@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 from plugins.speech_translation.constants import MINILM_DIR, OTHER_FILES, VAD_DIR, WHISPER_DIR, WHISPER_VARIANTS
 from retrieval.plugin_api import (
     API_VERSION,
+    AudioReadReport,
     DecodeError,
     Distance,
     EmbeddingSpec,
@@ -164,9 +165,11 @@ class SpeechTranslationPlugin:
             if item.kind != MediaKind.AUDIO:
                 results.append(ItemResult(item.media_id, error=f"{self.name} accepts audio only, got {item.kind}"))
                 continue
+            report = AudioReadReport()
             try:
                 records, duration = self._pipeline.run(
-                    iter_audio(Path(item.path), sample_rate=16_000, chunk_s=float(self.settings["chunk_s"])),
+                    iter_audio(Path(item.path), sample_rate=16_000, chunk_s=float(self.settings["chunk_s"]),
+                               report=report),
                     opts, progress=self._progress_for(item.media_id),
                 )
                 vectors = self._pipeline.embed_records(records)
@@ -188,7 +191,8 @@ class SpeechTranslationPlugin:
                         data=record_data(rec, self.asr_model_id))
                 for rec, vec in zip(records, vectors, strict=True)
             ]
-            results.append(ItemResult(item.media_id, findings=findings, time_s=item.time_s))
+            results.append(ItemResult(item.media_id, findings=findings, time_s=item.time_s,
+                                      warnings=report.warnings()))
         return results
 
     def _progress_for(self, media_id: int) -> Callable[[float], None]:

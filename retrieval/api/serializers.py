@@ -40,7 +40,8 @@ class MembershipSerializer(serializers.ModelSerializer):
 class JobSerializer(serializers.ModelSerializer):
     class Meta:
         model = ProcessingJob
-        fields = ["step", "state", "attempts", "progress", "error", "created_at", "started_at", "finished_at"]
+        fields = ["step", "state", "attempts", "progress", "error", "warning", "created_at", "started_at",
+                  "finished_at"]
 
 
 class MediaSerializer(serializers.ModelSerializer):

@@ -29,6 +29,9 @@ class ProcessingJob(models.Model):
     attempts = models.IntegerField(default=0)
     progress = models.FloatField(default=0.0)
     error = models.TextField(blank=True)
+    # Done, but not on all of the media: what the user must know (a truncated recording analysed in part,
+    # frames that failed). Empty when the whole item was analysed.
+    warning = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -63,16 +63,18 @@ def set_progress(job_id: int, progress: float) -> None:
     ProcessingJob.objects.filter(pk=job_id).update(progress=max(0.0, min(1.0, progress)), updated_at=timezone.now())
 
 
-def complete(job: ProcessingJob, state: str = JobState.DONE) -> None:
+def complete(job: ProcessingJob, state: str = JobState.DONE, warning: str = "") -> None:
+    """Done; ``warning`` says what of the media could not be analysed (empty: all of it was)."""
     ProcessingJob.objects.filter(pk=job.pk).update(
-        state=state, progress=1.0, error="", finished_at=timezone.now(), updated_at=timezone.now()
+        state=state, progress=1.0, error="", warning=warning[:4000], finished_at=timezone.now(),
+        updated_at=timezone.now()
     )
     refresh_media_status(job.media_id)
 
 
 def fail(job: ProcessingJob, error: str) -> None:
     ProcessingJob.objects.filter(pk=job.pk).update(
-        state=JobState.FAILED, error=error[:4000], finished_at=timezone.now(), updated_at=timezone.now()
+        state=JobState.FAILED, error=error[:4000], warning="", finished_at=timezone.now(), updated_at=timezone.now()
     )
     refresh_media_status(job.media_id)
 

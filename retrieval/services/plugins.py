@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import tempfile
@@ -346,6 +347,7 @@ class _BatchRunner:
         self.results: dict[int, list[tuple[Item, ItemResult]]] = {}
         self.jobs: dict[int, ProcessingJob] = {}
         self.errors: dict[int, str] = {}
+        self.notes: dict[int, list[str]] = {}  # job -> what the platform itself could not prepare (warnings)
         self.expected: dict[int, int | None] = {}
         self.by_media: dict[int, ProcessingJob] = {}
         self.progress_sent: dict[int, float] = {}
@@ -354,8 +356,10 @@ class _BatchRunner:
         self.jobs[job.pk] = job
         self.by_media[job.media_id] = job
         self.results[job.pk] = []
+        work = _work_items(job.media, self.loaded.plugin.media_kinds)
+        self.notes[job.pk] = work.notes
         try:
-            with _work_items(job.media, self.loaded.plugin.media_kinds) as items:
+            with work as items:
                 count = 0
                 for item in items:
                     self.pending.append((job, item))
@@ -424,7 +428,18 @@ class _BatchRunner:
             rows = list(_to_new_findings(pairs, self.spaces))
             embeddings.store_findings(job.media, self.plugin, self.version, rows)
             _after_store(job)
-            jobs.complete(job)
+            jobs.complete(job, warning=job_warning(pairs, self.notes.get(job_id, ())))
+
+
+def job_warning(pairs: Sequence[tuple[Item, ItemResult]], notes: Sequence[str] = ()) -> str:
+    """One line for the user about what of a media item was not analysed: the platform's own notes, the
+    plugin's warnings (each once, in order) and items that failed while others worked (a video's frames)."""
+    lines = list(dict.fromkeys([*notes, *(w for _, result in pairs for w in result.warnings)]))
+    failed = [result.error for _, result in pairs if result.error]
+    if failed:
+        lines.append(f"{len(failed)} of {len(pairs)} items (video frames or audio track) could not be analysed, "
+                     f"e.g. {failed[0]}")
+    return "; ".join(lines)
 
 
 def _expected_items(media: MediaItem) -> int:
@@ -440,6 +455,7 @@ class _work_items:  # noqa: N801 - used as a context manager factory
         self.media = media
         self.kinds = kinds
         self.tmp: Path | None = None
+        self.notes: list[str] = []  # warnings about what could not be prepared (e.g. a damaged audio track)
 
     def __enter__(self) -> Iterator[Item]:
         return self._items()
@@ -458,8 +474,9 @@ class _work_items:  # noqa: N801 - used as a context manager factory
             yield Item(media_id=media.pk, kind=PluginKind.AUDIO, path=path, mime=media.mime)
         elif media.kind == MediaKind.VIDEO:
             if PluginKind.AUDIO in self.kinds and media.metadata.get("audio_codec"):
-                yield Item(media_id=media.pk, kind=PluginKind.AUDIO, path=_video_audio_track(media),
-                           mime="audio/wav")
+                track, notes = _video_audio_track(media)
+                self.notes.extend(notes)
+                yield Item(media_id=media.pk, kind=PluginKind.AUDIO, path=track, mime="audio/wav")
             if PluginKind.IMAGE in self.kinds:
                 self.tmp = Path(tempfile.mkdtemp(prefix=f"frames-{media.pk}-", dir=storage.tmp_dir()))
                 frames = media_io.iter_video_frames(path, every_s=django_settings.MMSEC_VIDEO_FRAME_INTERVAL_S)
@@ -479,14 +496,22 @@ def user_dpi(media: MediaItem) -> float | None:
     return value if value > 0 else None
 
 
-def _video_audio_track(media: MediaItem) -> Path:
-    """The video's audio as 16 kHz mono WAV, extracted once and kept with the derived files."""
+def _video_audio_track(media: MediaItem) -> tuple[Path, list[str]]:
+    """The video's audio as 16 kHz mono WAV, extracted once and kept with the derived files, and what the
+    extraction could not decode (kept beside it, so every plugin's job that reads the track reports it)."""
     dest = storage.derived_dir(media.pk) / "audio16k.wav"
+    notes_file = dest.with_suffix(".warnings.json")
     if not dest.exists():
         tmp = dest.with_suffix(".part")
-        media_io.extract_audio_track(storage.object_path(media.sha256), tmp)
+        report = media_io.AudioReadReport()
+        media_io.extract_audio_track(storage.object_path(media.sha256), tmp, report=report)
+        notes_file.write_text(json.dumps([f"video audio track: {w}" for w in report.warnings()]))
         tmp.replace(dest)
-    return dest
+    try:
+        notes = json.loads(notes_file.read_text())
+    except (OSError, ValueError):
+        notes = []
+    return dest, [str(n) for n in notes] if isinstance(notes, list) else []
 
 
 def _to_new_findings(pairs: Sequence[tuple[Item, ItemResult]],

@@ -281,3 +281,29 @@ def test_event_type_watchlist_raises_an_alert_from_a_file_processed_by_a_real_wo
     # when it asserted right after the alert appeared).
     wait_for(lambda: MediaItem.objects.get(pk=media_id).status == "ready", timeout=60, what="the item ready",
              on_timeout=worker.log)
+
+
+@pytest.mark.django_db
+def test_a_truncated_recording_is_analysed_as_far_as_it_goes_and_the_job_says_so(api, personas, settings) -> None:
+    """An interrupted copy: the FLAC header states 20 s, the data ends after about 10 s. The part that is
+    there is analysed (the siren at 3 s is found), the job is done, and the job record, the API and the media
+    page say that the rest was not analysed; an intact copy of the same recording carries no warning."""
+    import soundfile as sf
+
+    _enable(personas, settings)
+    out = io.BytesIO()
+    sf.write(out, place(20.0, SR, 3.0, siren(4.0, SR), seed=6), SR, format="FLAC")
+    whole = out.getvalue()
+    intact = _process(api, personas, "alice", "case", "intact.flac", whole)
+    cut = _process(api, personas, "alice", "case", "cut.flac", whole[: len(whole) // 2])
+
+    assert intact.jobs.get(step__startswith="plugin:audio_events").warning == ""
+    job = cut.jobs.get(step__startswith="plugin:audio_events")
+    assert job.state == "done" and len(_events(cut, "siren")) == 1
+    assert "of the 20.0 s of audio this file declares could be decoded" in job.warning
+    status = api("alice").get(f"/api/v1/media/{cut.pk}/status/").json()
+    assert any(j["warning"] == job.warning for j in status["jobs"])
+    client = Client()
+    client.force_login(personas["alice"])
+    page = client.get(f"/media/{cut.pk}/").content.decode()
+    assert "Partly analysed" in page and "this file declares could be decoded" in page

@@ -197,3 +197,39 @@ def test_absurd_sample_rates_are_refused_by_the_probe(tmp_path, rate: int) -> No
     path.write_bytes(bytes(data))
     with pytest.raises(media_io.DecodeError, match="sample rate"):
         media_io.probe_av(path)
+
+
+def _read_with_report(path: Path) -> tuple[float, media_io.AudioReadReport]:
+    report = media_io.AudioReadReport()
+    seconds = sum(chunk.size for _, chunk in media_io.iter_audio(path, report=report)) / 16_000
+    return seconds, report
+
+
+@pytest.mark.parametrize(("fmt", "codec"), [("flac", "flac"), ("mp3", "libmp3lame")])
+def test_a_truncated_recording_is_reported_not_silently_analysed_in_part(tmp_path: Path, fmt: str, codec: str) -> None:
+    """An interrupted copy decodes without any error up to where the data ends: half a recording used to be
+    analysed as if it were all of it. The file's own header states 20 s; the report says what was missing."""
+    whole = samples.encode_audio(fmt, codec, seconds=20.0, rate=16_000, amplitude=0.5)
+    complete, truncated = tmp_path / f"whole.{fmt}", tmp_path / f"half.{fmt}"
+    complete.write_bytes(whole)
+    truncated.write_bytes(whole[: len(whole) // 2])
+
+    seconds, report = _read_with_report(complete)
+    assert seconds == pytest.approx(20.0, abs=0.2) and report.warnings() == []
+
+    seconds, report = _read_with_report(truncated)
+    assert 8.0 < seconds < 12.0
+    assert report.declared_s == pytest.approx(20.0, abs=0.2)
+    (note,) = [w for w in report.warnings() if "declares" in w]
+    assert f"only {seconds:.1f} s of the 20.0 s" in note and "not analysed" in note
+
+
+def test_damaged_packets_in_the_middle_are_counted(tmp_path: Path) -> None:
+    data = bytearray(samples.encode_audio("mp3", "libmp3lame", seconds=20.0, rate=16_000, amplitude=0.5))
+    middle = len(data) // 2
+    data[middle : middle + 2000] = b"\xff" * 2000
+    path = tmp_path / "damaged.mp3"
+    path.write_bytes(bytes(data))
+    seconds, report = _read_with_report(path)
+    assert 17.0 < seconds < 20.0 and report.skipped_packets >= 1
+    assert any("damaged audio packet(s) skipped" in w for w in report.warnings())
