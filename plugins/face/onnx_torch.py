@@ -113,29 +113,6 @@ def optimise_for_cpu(module: Any, example: Any) -> Any:
         return torch.jit.optimize_for_inference(torch.jit.freeze(traced.eval()))
 
 
-def pointwise_through_onednn(module: Any) -> Any:
-    """Give every 1x1, stride-1 convolution a dilation of 2, which does not change its output (a 1x1 kernel has
-    no taps to spread) but changes which CPU kernel torch picks.
-
-    With one thread and batches below 16, torch runs undilated 1x1 convolutions through its own im2col + GEMM
-    path with a separate full-size bias copy (``use_mkldnn`` in ATen's Convolution.cpp) rather than oneDNN: on
-    YuNet's 640-px tiles that path took ~35 % of a CPU worker's time, and oneDNN runs the same layers 2-2.7x
-    faster with identical results (tests). CPU only: on a GPU the dilation would only narrow cuDNN's choice.
-    """
-    import torch
-
-    for sub in module.modules():
-        if (
-            isinstance(sub, torch.nn.Conv2d)
-            and sub.kernel_size == (1, 1)
-            and sub.stride == (1, 1)
-            and sub.padding in ((0, 0), "valid")
-            and sub.dilation == (1, 1)
-        ):
-            sub.dilation = (2, 2)
-    return module
-
-
 def _inplace_relu(module: Any) -> None:
     """ReLU in place where its input has no other reader (saves a full-size copy per layer on CPU)."""
     import torch

@@ -62,17 +62,19 @@ def test_yunet_matches_the_unmodified_file_at_its_declared_size(face_model_dir):
 
 
 def test_yunet_with_pointwise_convolutions_through_onednn_still_matches_onnxruntime(face_model_dir):
-    """CPU workers give YuNet's 1x1 convolutions a dilation of 2 (torch then picks oneDNN for them, 2-2.7x
-    faster with one thread): only those layers change, and the outputs stay within the parity tolerance, both
-    at a tile size where the new kernel is used and at a small one where torch keeps its own path."""
+    """CPU workers run YuNet's 1x1 convolutions dilated where that puts them on oneDNN (2-2.7x faster with one
+    thread, ``retrieval.cpu_kernels``): only those 26 layers change, and the outputs stay within the parity
+    tolerance, both at a tile size where the new kernel is used and at a small one where torch's own is."""
     import torch
 
-    from plugins.face.onnx_torch import pointwise_through_onednn
+    from plugins.face.model import load_yunet
+    from retrieval.cpu_kernels import OneDnnPointwise, route_pointwise_to_onednn
 
     path = face_model_dir / "face_detection_yunet_2023mar.onnx"
-    plain, routed = to_torch(path), pointwise_through_onednn(to_torch(path))
-    changed = [m for m in routed.modules() if isinstance(m, torch.nn.Conv2d) and m.dilation == (2, 2)]
+    plain, routed = to_torch(path), route_pointwise_to_onednn(to_torch(path))
+    changed = [m for m in routed.modules() if isinstance(m, OneDnnPointwise)]
     assert len(changed) == 26 and all(m.kernel_size == (1, 1) and m.stride == (1, 1) for m in changed)
+    assert sum(isinstance(m, OneDnnPointwise) for m in load_yunet(face_model_dir, "cpu").modules()) == 26
     rgb = load_rgb("astronaut.jpg")[..., ::-1].astype(np.float32)
     for side in (640, 96):
         x = np.zeros((1, 3, side, side), np.float32)
