@@ -425,7 +425,8 @@ SPEC_NFFT = 512
 SPEC_MELS = 80
 SPEC_MAX_COLUMNS = 2400  # at most this many time columns, whatever the length (bounded work and memory)
 SPEC_HEIGHT = 160
-SPEC_VERSION = 1
+SPEC_VERSION = 2  # 2: recordings that decode short of their declared duration keep the time axis
+NO_AUDIO_RGB = (100, 116, 139)
 #: perceptual dark-to-bright colour ramp (magma-like) used for the dB scale
 _RAMP = np.array([[0, 0, 4], [40, 11, 84], [101, 21, 110], [159, 42, 99], [212, 72, 66], [245, 125, 21],
                   [250, 193, 39], [252, 255, 164]], dtype=np.float32)
@@ -504,9 +505,17 @@ def render_spectrogram(path: Path, duration_s: float | None = None) -> bytes:
     expected = int((duration_s or 0) * SPEC_SR)
     hop = max(160, -(-expected // SPEC_MAX_COLUMNS)) if expected else 160
     columns = _Columns(hop)
+    decoded = 0
     for _, chunk in media_io.iter_audio(path, sample_rate=SPEC_SR, chunk_s=30.0):
         columns.feed(chunk)
+        decoded += chunk.size
     rgb = columns.image()
+    missing = expected - decoded
+    if expected and missing > max(SPEC_SR, 0.02 * expected):
+        # Decoded short of the duration the file declares (truncated, damaged): keep the time axis, so event bars
+        # drawn at their times line up; the part with no audio is a flat grey band.
+        extra = max(0, int(round(expected / columns.hop)) - rgb.shape[1])
+        rgb = np.concatenate([rgb, np.full((rgb.shape[0], extra, 3), NO_AUDIO_RGB, np.uint8)], axis=1)
     img = Image.fromarray(rgb).resize((rgb.shape[1], SPEC_HEIGHT), Image.Resampling.BILINEAR)
     return media_io.encode_png(np.asarray(img))
 

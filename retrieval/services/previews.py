@@ -68,6 +68,12 @@ def audio_waveform(src: Path, dest: Path, duration_s: float | None) -> float:
             block *= 2
     if carry.size:
         envelope.append((float(carry.min()), float(carry.max())))
+    # A file that decodes short of the duration it declares (truncated, damaged) keeps its time axis: the
+    # decoded part is drawn where it plays, the rest is shaded, instead of stretching the part over the width.
+    missing_from = width
+    if total_expected and seen < total_expected and len(envelope) < total_expected // block:
+        missing_from = int(width * seen / total_expected)
+        envelope.extend([(0.0, 0.0)] * (total_expected // block - len(envelope)))
     env = np.asarray(envelope or [(0.0, 0.0)], np.float32)
     cols = np.linspace(0, len(env), width + 1).astype(int)
     for i in range(width):
@@ -76,9 +82,11 @@ def audio_waveform(src: Path, dest: Path, duration_s: float | None) -> float:
     peak = float(max(np.abs(mins).max(), np.abs(maxs).max(), 1e-6))
     img = Image.new("RGB", (width, height), (248, 250, 252))
     draw = ImageDraw.Draw(img)
+    if missing_from < width:
+        draw.rectangle([(missing_from, 0), (width, height)], fill=(226, 232, 240))
     mid = height / 2
     draw.line([(0, mid), (width, mid)], fill=(203, 213, 225))
-    for x in range(width):
+    for x in range(min(width, missing_from + 1)):
         y1 = mid - (maxs[x] / peak) * (mid - 4)
         y2 = mid - (mins[x] / peak) * (mid - 4)
         draw.line([(x, y1), (x, max(y2, y1 + 1))], fill=(37, 99, 235))

@@ -64,3 +64,34 @@ def test_audio_event_pages_in_a_real_browser(live_server, browser_page, worker_f
     assert page.locator("#similar-results tbody tr:has-text('dashcam.mp4')").count() == 1  # one run, not 5 rows
     assert page.is_visible("#similar-results >> text=segments")
     page.screenshot(path=str(shots / "audio-event-similar.png"), full_page=True)
+
+
+def test_a_cut_recording_says_on_its_page_that_it_was_analysed_in_part(live_server, browser_page, worker_factory,
+                                                                        api, personas, settings,  # noqa: F811
+                                                                        tmp_path: Path) -> None:
+    """An interrupted copy (the FLAC header states 20 s, about 10 s are there), processed by a real worker: the
+    siren in the first part is found and the processing list says, next to 'done', what was not analysed."""
+    import io
+
+    import soundfile as sf
+
+    _enable(personas, settings)
+    worker = worker_factory(MMSEC_MODEL_DIR=str(MODELS))
+    out = io.BytesIO()
+    sf.write(out, place(20.0, 16_000, 3.0, siren(4.0, 16_000), seed=13), 16_000, format="FLAC")
+    whole = out.getvalue()
+    media_id = upload(api("alice"), personas["case"].pk, "copied-from-phone.flac", whole[: len(whole) // 2]
+                      ).json()[0]["media"]["id"]
+    wait_for(lambda: MediaItem.objects.filter(pk=media_id, status="ready").exists()
+             and not MediaItem.objects.filter(pk=media_id, jobs__state__in=["queued", "running"]).exists(),
+             timeout=300, what="the cut recording processed", on_timeout=worker.log)
+    page = browser_page
+    log_in(page, live_server.url, "alice", "pw-alice")
+    page.goto(f"{live_server.url}/media/{media_id}/")
+    warning = page.locator(".warning:has-text('Partly analysed')")
+    assert warning.count() >= 1 and warning.first.is_visible()
+    assert "of the 20.0 s of audio this file declares could be decoded" in warning.first.inner_text()
+    assert page.is_visible("#audio-event-list >> text=Siren")
+    page.wait_for_function("document.querySelector('#panel-audio-events .spectro img').naturalWidth > 0")
+    warning.first.scroll_into_view_if_needed()
+    page.screenshot(path=str(screenshot_dir(tmp_path) / "media-partly-analysed.png"), full_page=True)

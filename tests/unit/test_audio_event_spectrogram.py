@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from retrieval import media_io
 from retrieval.services import audio_events as ae
 
 SR = ae.SPEC_SR
@@ -59,3 +60,34 @@ def test_clock_and_links() -> None:
     assert ae.media_href(7, 12.5) == "/media/7/?t=12.5" and ae.media_href(7, None) == "/media/7/"
     assert ae.plain_name("gunshot") == "Gunshot / gunfire"
     assert ae.plain_name("Door", {"plain_name": "Door"}) == "Door"
+
+
+def test_a_cut_recording_keeps_its_time_axis_with_the_missing_part_grey(tmp_path) -> None:
+    """A FLAC that declares 20 s but decodes only part of it: a tone at 3-5 s is drawn at 15-25 % of the width
+    (where the event bars for 3-5 s are), not stretched over the image; the undecodable rest is a grey band."""
+    import io
+
+    import soundfile as sf
+    from PIL import Image
+
+    t = np.arange(20 * SR) / SR
+    wave = np.where((t >= 3) & (t < 5), 0.5 * np.sin(2 * np.pi * 1000 * t), 0.001 * np.sin(t)).astype(np.float32)
+    out = io.BytesIO()
+    sf.write(out, wave, SR, format="FLAC")
+    data = out.getvalue()
+    for name, blob in (("whole", data), ("cut", data[: len(data) // 2])):
+        path = tmp_path / f"{name}.flac"
+        path.write_bytes(blob)
+        rgb = np.asarray(Image.open(io.BytesIO(ae.render_spectrogram(path, 20.0))).convert("RGB")).astype(int)
+        width = rgb.shape[1]
+        is_grey = (rgb == ae.NO_AUDIO_RGB).all(axis=(0, 2))
+        brightness = np.where(is_grey, 0, rgb.sum(axis=(0, 2)))
+        lit = np.flatnonzero(brightness > brightness.max() / 2) / width
+        assert abs(lit.min() - 0.15) < 0.01 and abs(lit.max() - 0.25) < 0.01, (name, lit.min(), lit.max())
+        grey = np.flatnonzero(is_grey) / width
+        if name == "whole":
+            assert grey.size == 0
+        else:  # grey from where decoding stopped (the near-silence compresses to little: ~5.6 s of the 20)
+            decoded = sum(c.size for _, c in media_io.iter_audio(path, sample_rate=SR)) / SR
+            assert 5.0 < decoded < 15.0
+            assert abs(grey.min() - decoded / 20.0) < 0.01 and grey.max() == (width - 1) / width
