@@ -312,13 +312,21 @@ class AudioReadReport:
 
 
 def _declared_duration(stream: Any) -> float | None:
-    """The duration in the stream's own header (FLAC STREAMINFO, MP4 track, MP3 Xing/Info frame...); ``None``
-    where FFmpeg would only estimate it from the bitrate (such estimates are off for VBR files)."""
+    """The duration in the stream's own header (FLAC STREAMINFO, MP4 track, MP3 Xing/Info frame, Matroska's
+    per-track DURATION tag); ``None`` where FFmpeg would only estimate it from the bitrate (off for VBR files)."""
     try:
         if stream.duration and stream.time_base:
             return float(stream.duration * stream.time_base)
     except (TypeError, ValueError, OverflowError):
         pass
+    tag = str((stream.metadata or {}).get("DURATION") or "")  # Matroska: per-track tag "HH:MM:SS.nnnnnnnnn"
+    parts = tag.split(":")
+    if len(parts) == 3:
+        try:
+            seconds = int(parts[0]) * 3600 + int(parts[1]) * 60 + float(parts[2])
+        except ValueError:
+            return None
+        return seconds if 0 < seconds < 1e7 else None
     return None
 
 
@@ -486,14 +494,40 @@ class VideoFrame:
     reason: str  # "interval" | "scene"
 
 
+@dataclass(slots=True)
+class VideoReadReport:
+    """What ``iter_video_frames`` could not deliver (see ``AudioReadReport``: a cut MKV or fast-start MP4
+    decodes without an error up to where its data ends)."""
+
+    declared_s: float | None = None  # the video stream's own duration, if its header states one
+    last_frame_s: float | None = None
+    skipped_packets: int = 0
+
+    def warnings(self, every_s: float = 1.0) -> list[str]:
+        notes = []
+        if self.declared_s:
+            reached = self.last_frame_s or 0.0
+            if self.declared_s - reached > max(2.0 * every_s, 0.02 * self.declared_s):
+                notes.append(f"video frames decoded only up to {reached:.1f} s of the {self.declared_s:.1f} s this "
+                             "file declares (truncated or damaged file); the rest was not analysed")
+        if self.skipped_packets:
+            notes.append(f"{self.skipped_packets} damaged video packet(s) skipped")
+        return notes
+
+
 def iter_video_frames(
-    path: Path, every_s: float = 1.0, scene_threshold: float = 0.35, max_side: int = 1280
+    path: Path,
+    every_s: float = 1.0,
+    scene_threshold: float = 0.35,
+    max_side: int = 1280,
+    report: VideoReadReport | None = None,
 ) -> Iterator[VideoFrame]:
     """Sample frames every ``every_s`` seconds, plus frames where the scene changes.
 
     A scene change is a mean absolute difference of a 32x32 grey thumbnail above
     ``scene_threshold`` (0..1) compared with the previous decoded frame. Corrupt
     frames are skipped, so one bad packet does not lose the rest of the video.
+    ``report``, when given, is filled in as decoding goes (``VideoReadReport.warnings()`` after the loop).
     """
     import av
 
@@ -511,6 +545,8 @@ def iter_video_frames(
         if width * height > MAX_VIDEO_PIXELS:
             raise DecodeError(f"video frames are {width}x{height} pixels, above the limit of {MAX_VIDEO_PIXELS:,}")
         stream.thread_type = "AUTO"
+        if report is not None:
+            report.declared_s = _declared_duration(stream)
         next_t = 0.0
         prev_thumb: NDArray[np.float32] | None = None
         try:
@@ -518,11 +554,15 @@ def iter_video_frames(
                 try:
                     frames = packet.decode()
                 except (av.error.InvalidDataError, ValueError):
+                    if report is not None and packet.size:
+                        report.skipped_packets += 1
                     continue
                 for frame in frames:
                     if frame.pts is None or frame.time is None:
                         continue
                     t = float(frame.time)
+                    if report is not None:
+                        report.last_frame_s = t
                     if t > MAX_DURATION_S:
                         return
                     thumb = np.asarray(

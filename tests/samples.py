@@ -188,3 +188,20 @@ def write(tmp: Path, name: str, data: bytes) -> Path:
     path = tmp / name
     path.write_bytes(data)
     return path
+
+
+def matroska_bytes(mp4: bytes) -> bytes:
+    """The video stream of an MP4 remuxed into Matroska (whose header keeps the duration: a cut copy still
+    declares the whole length, unlike an MP4 with its index at the end, which becomes unreadable)."""
+    import av
+
+    out = io.BytesIO()
+    with av.open(io.BytesIO(mp4)) as src, av.open(out, "w", format="matroska") as dst:
+        video = src.streams.video[0]
+        stream = dst.add_stream_from_template(video)
+        for packet in src.demux(video):
+            if packet.dts is not None:
+                packet.stream = stream
+                dst.mux(packet)
+    return out.getvalue()
+

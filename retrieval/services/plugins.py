@@ -479,12 +479,15 @@ class _work_items:  # noqa: N801 - used as a context manager factory
                 yield Item(media_id=media.pk, kind=PluginKind.AUDIO, path=track, mime="audio/wav")
             if PluginKind.IMAGE in self.kinds:
                 self.tmp = Path(tempfile.mkdtemp(prefix=f"frames-{media.pk}-", dir=storage.tmp_dir()))
-                frames = media_io.iter_video_frames(path, every_s=django_settings.MMSEC_VIDEO_FRAME_INTERVAL_S)
+                every_s = django_settings.MMSEC_VIDEO_FRAME_INTERVAL_S
+                report = media_io.VideoReadReport()
+                frames = media_io.iter_video_frames(path, every_s=every_s, report=report)
                 for index, frame in enumerate(frames):
                     frame_path = self.tmp / f"{index:06d}.png"
                     frame_path.write_bytes(media_io.encode_png(frame.rgb))
                     yield Item(media_id=media.pk, kind=PluginKind.IMAGE, path=frame_path, time_s=frame.time_s,
                                frame_index=index, mime="image/png")
+                self.notes.extend(report.warnings(every_s))
 
 
 def user_dpi(media: MediaItem) -> float | None:

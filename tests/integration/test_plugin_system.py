@@ -191,6 +191,25 @@ def test_video_is_split_into_timed_frames_and_an_audio_track(api, personas, sett
     assert all(f.vector is not None for f in findings)
 
 
+def test_a_cut_video_is_analysed_as_far_as_it_goes_and_the_job_says_so(api, personas, settings) -> None:
+    """A Matroska video cut in half (its header states 10 s): the frames that are there are analysed, the job is
+    done and its warning says up to where; the whole file gives no warning."""
+    _enable(personas)
+    whole = samples.matroska_bytes(samples.mp4_bytes(seconds=10.0, size=(160, 96)))
+    jobs = {}
+    for name, data in (("whole.mkv", whole), ("cut.mkv", whole[: len(whole) // 2])):
+        response = upload(api("alice"), personas["case"].pk, name, data)
+        media = process_inline(response.json()[0]["media"]["id"])
+        assert media.status == "ready", media.error
+        jobs[name] = media.jobs.get(step__startswith="plugin:histogram")
+        assert jobs[name].state == "done"
+    assert jobs["whole.mkv"].warning == ""
+    frames = Finding.objects.filter(media=jobs["cut.mkv"].media, plugin="histogram").count()
+    assert 2 <= frames <= 7
+    assert "video frames decoded only up to" in jobs["cut.mkv"].warning
+    assert "of the 10.0 s this file declares" in jobs["cut.mkv"].warning
+
+
 def test_a_process_that_loads_a_model_keeps_freed_heap_for_the_next_batch(api, personas, settings) -> None:
     """retrieval.allocator: a model-running process keeps MMSEC_HEAP_KEEP_MB of freed heap (no page-fault
     churn per batch); the setting is applied once per process, when the first model loads."""

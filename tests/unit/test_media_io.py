@@ -233,3 +233,22 @@ def test_damaged_packets_in_the_middle_are_counted(tmp_path: Path) -> None:
     seconds, report = _read_with_report(path)
     assert 17.0 < seconds < 20.0 and report.skipped_packets >= 1
     assert any("damaged audio packet(s) skipped" in w for w in report.warnings())
+
+
+def test_a_cut_video_is_reported_not_silently_sampled_in_part(tmp_path: Path) -> None:
+    """A Matroska file (or a fast-start MP4) cut short decodes frames without an error up to where the data
+    ends; its header still states 10 s, so the report can say what was not analysed."""
+    whole = samples.matroska_bytes(samples.mp4_bytes(seconds=10.0, size=(160, 96)))
+    (tmp_path / "whole.mkv").write_bytes(whole)
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(whole[: len(whole) // 2])
+    for path, complete in ((tmp_path / "whole.mkv", True), (cut, False)):
+        report = media_io.VideoReadReport()
+        frames = list(media_io.iter_video_frames(path, every_s=1.0, report=report))
+        assert report.declared_s == pytest.approx(10.0, abs=0.2)
+        if complete:
+            assert len(frames) == 10 and report.warnings(1.0) == []
+        else:
+            assert 2 <= len(frames) <= 7 and report.last_frame_s == frames[-1].time_s
+            (note,) = report.warnings(1.0)
+            assert f"up to {frames[-1].time_s:.1f} s of the 10.0 s" in note and "not analysed" in note
