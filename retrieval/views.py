@@ -93,8 +93,10 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
     members = CaseMembership.objects.filter(case=case).select_related("user").order_by("role", "user__username")
     activity = AuditEvent.objects.filter(case_id=case.pk)[:15]
     badges = case_stats.badges_for(m.pk for m in page.object_list)
+    partial = case_stats.partial_analysis(media_id__in=[m.pk for m in page.object_list])
     for m in page.object_list:
         m.badges = badges.get(m.pk, {})
+        m.partial = partial.get(m.pk, [])
     days = case_stats.activity_by_day(case.pk)
     new_alerts = Alert.objects.visible_to(request.user).filter(case=case, status=AlertStatus.NEW).count()
     audit.record("case.view", actor=request.user, target=case, case_id=case.pk, request=request)

@@ -14,7 +14,7 @@ from django.db.models import Count
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from retrieval.models import Alert, AuditEvent, Finding
+from retrieval.models import Alert, AuditEvent, Finding, ProcessingJob
 
 #: Plugin -> the badge a media card shows for its labelled findings.
 BADGES: dict[str, str] = {
@@ -35,6 +35,18 @@ def badges_for(media_ids: Iterable[int]) -> dict[int, dict[str, int]]:
             out[media_id][badge] = out[media_id].get(badge, 0) + n
     for row in Alert.objects.filter(media_id__in=ids).values("media_id").annotate(n=Count("id")):
         out[row["media_id"]]["alert"] = row["n"]
+    return out
+
+
+def partial_analysis(**filters: object) -> dict[int, list[str]]:
+    """``{media_id: ["<plugin>: <warning>", ...]}`` for media items whose analysis covered only part of them
+    (``ProcessingJob.warning``), for jobs matching ``filters`` (e.g. ``media_id__in=``, ``media__case_id=``)."""
+    out: dict[int, list[str]] = {}
+    rows = (ProcessingJob.objects.filter(**filters).exclude(warning="").order_by("media_id", "step")
+            .values_list("media_id", "step", "warning"))
+    for media_id, step, warning in rows:
+        plugin = step.removeprefix("plugin:").split("@", 1)[0]
+        out.setdefault(media_id, []).append(f"{plugin}: {warning}")
     return out
 
 

@@ -27,6 +27,7 @@ MAX_AUDIT_ROWS = 5000
 class MediaRow:
     media: MediaItem
     detections: dict[str, int] = field(default_factory=dict)  # plugin -> findings with a label or text
+    partial: list[str] = field(default_factory=list)  # "<plugin>: what of the item was not analysed"
 
 
 @dataclass
@@ -53,6 +54,7 @@ def build_report(case: Case, *, actor: Any, request: Any = None, fmt: str = "htm
     """Collect the report of ``case`` (the caller has checked ``actor`` may see it) and audit the export."""
     media = list(MediaItem.objects.filter(case=case).select_related("uploaded_by").order_by("uploaded_at", "id"))
     counts = case_stats.detections_by_media(case_id=case.pk)
+    partial = case_stats.partial_analysis(media__case_id=case.pk)
     alerts = list(Alert.objects.visible_to(actor).filter(case=case).select_related("watchlist", "media", "reviewed_by")
                   .order_by("created_at", "id"))
     audit.record("case.export", actor=actor, target=case, case_id=case.pk, request=request,
@@ -64,7 +66,7 @@ def build_report(case: Case, *, actor: Any, request: Any = None, fmt: str = "htm
         generated_by=actor.get_username() if getattr(actor, "is_authenticated", False) else "",
         members=list(CaseMembership.objects.filter(case=case).select_related("user")
                      .order_by("role", "user__username")),
-        media=[MediaRow(m, counts.get(m.pk, {})) for m in media],
+        media=[MediaRow(m, counts.get(m.pk, {}), partial.get(m.pk, [])) for m in media],
         alerts=alerts,
         audit_events=list(events[:MAX_AUDIT_ROWS]),
         audit_total=total,
@@ -114,7 +116,8 @@ def render_pdf(report: Report) -> bytes:
               table(["#", "File", "Kind", "Bytes", "SHA-256", "Uploaded", "Status", "Detections"],
                     [[r.media.pk, r.media.original_name, r.media.kind, r.media.size, r.media.sha256,
                       f"{r.media.uploaded_at:%Y-%m-%d %H:%M} by {r.media.uploaded_by or '-'}",
-                      r.media.status + (f": {r.media.error}" if r.media.error else ""),
+                      r.media.status + (f": {r.media.error}" if r.media.error else "")
+                      + "".join(f"; partly analysed, {w}" for w in r.partial),
                       ", ".join(f"{k} {v}" for k, v in sorted(r.detections.items())) or "-"]
                      for r in report.media], [10, 50, 14, 18, 60, 38, 30, 50])]
     story += [Spacer(1, 4 * mm), Paragraph(f"Alerts ({len(report.alerts)})", styles["Heading2"]),

@@ -95,3 +95,7 @@ def test_a_cut_recording_says_on_its_page_that_it_was_analysed_in_part(live_serv
     page.wait_for_function("document.querySelector('#panel-audio-events .spectro img').naturalWidth > 0")
     warning.first.scroll_into_view_if_needed()
     page.screenshot(path=str(screenshot_dir(tmp_path) / "media-partly-analysed.png"), full_page=True)
+    page.goto(f"{live_server.url}/cases/{personas['case'].pk}/")
+    badge = page.locator(f".media-card[data-id='{media_id}'] .badge.partial")
+    assert badge.is_visible() and "not analysed" in (badge.get_attribute("title") or "")
+    page.screenshot(path=str(screenshot_dir(tmp_path) / "case-partly-analysed.png"), full_page=True)

@@ -307,3 +307,14 @@ def test_a_truncated_recording_is_analysed_as_far_as_it_goes_and_the_job_says_so
     client.force_login(personas["alice"])
     page = client.get(f"/media/{cut.pk}/").content.decode()
     assert "Partly analysed" in page and "this file declares could be decoded" in page
+    # The case page marks the item, and the evidence report says it next to the item's status.
+    case_page = client.get(f"/cases/{personas['case'].pk}/").content.decode()
+    assert case_page.count("partly analysed</span>") == 1
+    report = client.get(f"/cases/{personas['case'].pk}/report/").content.decode()
+    assert report.count("Partly analysed, audio_events: only") == 1
+    from retrieval.services import reports
+
+    built = reports.build_report(personas["case"], actor=personas["alice"])
+    rows = {r.media.pk: r for r in built.media}
+    assert rows[intact.pk].partial == [] and rows[cut.pk].partial == [f"audio_events: {job.warning}"]
+    assert reports.render_pdf(built).startswith(b"%PDF")
