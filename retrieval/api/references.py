@@ -29,7 +29,7 @@ from retrieval.uploads import cleanup_request_uploads
 class ReferenceRecordingSerializer(serializers.ModelSerializer):
     class Meta:
         model = ReferenceRecording
-        fields = ["id", "collection", "title", "sha256", "size", "status", "error", "duration_s", "n_hashes",
+        fields = ["id", "collection", "title", "sha256", "size", "status", "error", "warning", "duration_s", "n_hashes",
                   "model_version", "created_at", "processed_at"]
         read_only_fields = fields
 

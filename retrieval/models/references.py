@@ -79,6 +79,8 @@ class ReferenceRecording(models.Model):
     size = models.BigIntegerField()
     status = models.CharField(max_length=16, choices=RecordingStatus.choices, default=RecordingStatus.PENDING)
     error = models.TextField(blank=True)
+    # Ready, but only part of the file could be fingerprinted (cut or damaged): matches beyond it cannot be found.
+    warning = models.TextField(blank=True)
     duration_s = models.FloatField(null=True, blank=True)
     n_hashes = models.IntegerField(default=0)
     n_frames = models.IntegerField(default=0)

@@ -43,7 +43,7 @@ from retrieval.models import (
     WatchlistKind,
 )
 from retrieval.models.cases import WRITE_ROLES
-from retrieval.plugin_api import DecodeError, Item, ItemResult
+from retrieval.plugin_api import AudioReadReport, DecodeError, Item, ItemResult
 from retrieval.plugin_registry import get_registry
 from retrieval.services import audit, fingerprint_store
 from retrieval.services.cases import require_role
@@ -193,18 +193,20 @@ def _plugin() -> Any:
     return _PLUGIN_INSTANCE
 
 
-def _fingerprint(recording: ReferenceRecording) -> tuple[Any, str]:
-    """(fingerprint, "") or (None, reason) for a file that cannot be used."""
+def _fingerprint(recording: ReferenceRecording) -> tuple[Any, str, str]:
+    """(fingerprint, "", warning) or (None, reason, "") for a file that cannot be used; ``warning`` says what of
+    a cut or damaged file could not be fingerprinted (empty when all of it was)."""
     path = storage.object_path(recording.sha256)
+    report = AudioReadReport()
     try:
-        fp = _plugin().fingerprint_full(path, reference=True)
+        fp = _plugin().fingerprint_full(path, reference=True, report=report)
     except DecodeError as exc:
-        return None, f"not readable as audio: {exc}"
+        return None, f"not readable as audio: {exc}", ""
     except MemoryError:
-        return None, "out of memory while fingerprinting"
+        return None, "out of memory while fingerprinting", ""
     if len(fp) == 0:
-        return None, "no landmarks: silent, too quiet or too short to be recognised"
-    return fp, ""
+        return None, "no landmarks: silent, too quiet or too short to be recognised", ""
+    return fp, "", "; ".join(report.warnings())
 
 
 def ingest_recordings(recording_ids: Iterable[int], progress: Any = None) -> dict[str, int]:
@@ -219,12 +221,13 @@ def ingest_recordings(recording_ids: Iterable[int], progress: Any = None) -> dic
         status=RecordingStatus.READY, model_version=model_version).order_by("pk"))
     ReferenceRecording.objects.filter(pk__in=[r.pk for r in todo]).update(status=RecordingStatus.PROCESSING)
     good: list[tuple[ReferenceRecording, Any]] = []
+    warnings: dict[int, str] = {}
     counts = {"ready": 0, "failed": 0}
     for recording in todo:
-        fp, error = _fingerprint(recording)
+        fp, error, warnings[recording.pk] = _fingerprint(recording)
         if fp is None:
             ReferenceRecording.objects.filter(pk=recording.pk).update(
-                status=RecordingStatus.FAILED, error=error, processed_at=timezone.now())
+                status=RecordingStatus.FAILED, error=error, warning="", processed_at=timezone.now())
             counts["failed"] += 1
         else:
             good.append((recording, fp))
@@ -240,7 +243,8 @@ def ingest_recordings(recording_ids: Iterable[int], progress: Any = None) -> dic
             now = timezone.now()
             for recording, fp in good:
                 ReferenceRecording.objects.filter(pk=recording.pk).update(
-                    status=RecordingStatus.READY, error="", duration_s=round(fp.duration_s, 3),
+                    status=RecordingStatus.READY, error="", warning=warnings.get(recording.pk, "")[:4000],
+                    duration_s=round(fp.duration_s, 3),
                     n_hashes=len(fp), n_frames=int(np.ceil(fp.duration_s / fp.params.frame_s)) + 1,
                     model_version=model_version, generation=gen.pk, processed_at=now)
         counts["ready"] += len(good)

@@ -347,3 +347,32 @@ def test_a_watchlist_brings_its_case_collection_to_a_watched_case_and_others_see
     client.force_login(personas["alice"])
     page = client.get(f"/media/{media.pk}/").content.decode()
     assert "anthem.wav" in page and "Secret broadcasts" in page
+
+
+def test_a_cut_reference_is_fingerprinted_as_far_as_it_goes_and_says_so(api, client, personas, tmp_path,
+                                                                        ref_tracks) -> None:
+    """A reference FLAC cut in half (its header states 40 s): ready with the part that decodes, and the
+    recording, the API and the collection page say the rest cannot be matched; an intact one has no warning."""
+    import io
+
+    import soundfile as sf
+
+    collection = _collection(personas)
+    out = io.BytesIO()
+    sf.write(out, ref_tracks["anthem"], ra.SR, format="FLAC")
+    whole = out.getvalue()
+    (tmp_path / "cut.flac").write_bytes(whole[: len(whole) // 2])
+    (tmp_path / "whole.flac").write_bytes(whole)
+    cut = references.add_file(actor=None, collection=collection, path=tmp_path / "cut.flac").recording
+    intact = references.add_file(actor=None, collection=collection, path=tmp_path / "whole.flac").recording
+    assert references.ingest_recordings([cut.pk, intact.pk]) == {"ready": 2, "failed": 0}
+    cut.refresh_from_db()
+    intact.refresh_from_db()
+    assert intact.warning == "" and abs(intact.duration_s - 40.0) < 0.1
+    assert cut.status == RecordingStatus.READY and cut.duration_s < 30.0
+    assert "of the 40.0 s of audio this file declares could be decoded" in cut.warning
+    rows = api("alice").get(f"/api/v1/reference-recordings/?collection={collection.pk}").json()["results"]
+    assert {r["id"]: r["warning"] for r in rows} == {cut.pk: cut.warning, intact.pk: ""}
+    client.force_login(personas["alice"])
+    page = client.get(f"/references/{collection.pk}/").content.decode()
+    assert "Partly fingerprinted:" in page
