@@ -50,7 +50,9 @@ def to_tensor(rgb: Any, device: str) -> Any:
 
 def cpu_sources(images: Sequence[Any], device: str) -> list[Any] | None:
     """The uint8 arrays to build pyramid levels from on a CPU (cheaper in bytes); ``None`` elsewhere."""
-    if device != "cpu":
+    import torch
+
+    if torch.device(device).type != "cpu":
         return None
     return [img if isinstance(img, np.ndarray) and img.ndim == 3 and img.shape[2] == 3 else None for img in images]
 

@@ -25,7 +25,6 @@ from plugins.face.quality import assess, laplacian_variance
 
 SHAPE_FILE = "shape_predictor_5_face_landmarks.dat"
 RESNET_FILE = "dlib_face_recognition_resnet_model_v1.dat"
-YUNET_FILE = "face_detection_yunet_2023mar.onnx"
 BOX_SCALE = 2.23
 
 

@@ -44,9 +44,10 @@ def partial_analysis(**filters: object) -> dict[int, list[str]]:
     out: dict[int, list[str]] = {}
     rows = (ProcessingJob.objects.filter(**filters).exclude(warning="").order_by("media_id", "step")
             .values_list("media_id", "step", "warning"))
+    from retrieval.services.plugins import parse_step
+
     for media_id, step, warning in rows:
-        plugin = step.removeprefix("plugin:").split("@", 1)[0]
-        out.setdefault(media_id, []).append(f"{plugin}: {warning}")
+        out.setdefault(media_id, []).append(f"{parse_step(step)[0]}: {warning}")
     return out
 
 
