@@ -105,8 +105,15 @@ class Dataset:
 # --------------------------------------------------------------------------- load
 
 
+def media_order(media_ids: np.ndarray, seed: int = 5) -> np.ndarray:
+    """Row order with each media item's rows together and the media items (of all cases) in random order."""
+    unique, inverse = np.unique(media_ids, return_inverse=True)
+    rank = np.random.default_rng(seed).permutation(len(unique))
+    return np.lexsort((np.arange(len(media_ids)), rank[inverse]))
+
+
 def _binary_copy(ds: Dataset, ids: np.ndarray, media_ids: np.ndarray, case_ids: np.ndarray, space_id: int,
-                 now_us: int) -> bytes:
+                 now_us: int, layout: str = "media") -> bytes:
     """One PGCOPY binary payload for the rows of ``ds`` (fixed-width rows built with NumPy)."""
     key_len = 10
     dt = np.dtype([
@@ -141,6 +148,8 @@ def _binary_copy(ds: Dataset, ids: np.ndarray, media_ids: np.ndarray, case_ids: 
     rows["l_score"] = rows["l_start"] = rows["l_end"] = rows["l_box"] = -1
     rows["l_data"], rows["data"] = 3, b"\x01{}"
     rows["created"] = now_us
+    if layout == "media":
+        rows = rows[media_order(media_ids)]
     return b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0) + rows.tobytes() + struct.pack(">h", -1)
 
 
@@ -148,7 +157,8 @@ COPY_COLUMNS = ("id, media_id, case_id, media_kind, plugin, model_version, key, 
                 "text, start_s, end_s, box, data, created_at")
 
 
-def load(datasets: list[Dataset], n_cases: int, hnsw: dict[str, int] | None = None) -> dict[str, Any]:
+def load(datasets: list[Dataset], n_cases: int, hnsw: dict[str, int] | None = None,
+         layout: str = "media") -> dict[str, Any]:
     from django.contrib.auth import get_user_model
     from django.db import connection
 
@@ -192,7 +202,7 @@ def load(datasets: list[Dataset], n_cases: int, hnsw: dict[str, int] | None = No
             cur.execute(f'DROP INDEX IF EXISTS "{embeddings.index_name(space)}"')
         ids = np.arange(next_id, next_id + ds.n, dtype=np.int64)
         payload = _binary_copy(ds, ids, media_ids, case_pk[ds.case_index], space.pk,
-                               int((time.time() - PG_EPOCH) * 1e6))
+                               int((time.time() - PG_EPOCH) * 1e6), layout)
         prep_s = time.perf_counter() - t0
         t1 = time.perf_counter()
         with connection.cursor() as cur:
@@ -221,7 +231,7 @@ def load(datasets: list[Dataset], n_cases: int, hnsw: dict[str, int] | None = No
             "case_pks": case_pk.tolist(), "prepare_s": round(prep_s, 1), "copy_s": round(copy_s, 1),
             "vacuum_analyze_s": round(analyze_s, 1), "index_build_s": round(build_s, 1),
             "index_mib": round(index_bytes / 2**20, 1), "hnsw_m": space.hnsw_m,
-            "hnsw_ef_construction": space.hnsw_ef_construction,
+            "hnsw_ef_construction": space.hnsw_ef_construction, "layout": layout,
         }
         next_id += ds.n
     return info
@@ -451,6 +461,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ef-search-min", type=int, default=None,
                         help="query phase: set the spaces' own ef floor (EmbeddingSpace.ef_search_min) first; "
                              "0 clears it (the MMSEC_SEARCH_EF_MIN setting applies)")
+    parser.add_argument("--layout", choices=["media", "random"], default="media",
+                        help="load phase: heap order of the findings: 'media' = each media item's rows together, media "
+                             "items of all cases interleaved (how store_findings writes them); 'random' = every row in "
+                             "random case order (the worst case, the order of runs before 2026-11-29)")
     parser.add_argument("--note", action="append", default=[], help="extra note for the report (repeatable)")
     args = parser.parse_args(argv)
     var = args.var.resolve()
@@ -471,7 +485,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise SystemExit(f"{meta_path} exists: this dir is loaded already (use --phase query)")
             hnsw = {k: v for k, v in (("hnsw_m", args.hnsw_m), ("hnsw_ef_construction", args.hnsw_ef_construction))
                     if v is not None}
-            info = load(datasets, args.cases, hnsw)
+            info = load(datasets, args.cases, hnsw, args.layout)
             info["loaded_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
             info["sizes"] = sizes
             info["command"] = " ".join([".venv/bin/python", "bench/vector_search.py", *(argv or sys.argv[1:])])

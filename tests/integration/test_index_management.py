@@ -109,7 +109,7 @@ def test_a_new_space_starts_with_its_plugins_index_tuning(personas) -> None:
 def test_the_search_ef_floor_is_edited_per_space_and_used_at_once(client, personas, settings) -> None:
     from retrieval.services import search
 
-    settings.MMSEC_SEARCH_EXACT_MAX_ROWS = 10  # 300 rows: the index path
+    settings.MMSEC_SEARCH_EXACT_MAX_ROWS = settings.MMSEC_SEARCH_EXACT_MAX_ROWS_COVERED = 10  # 300 rows: the index path
     space = embeddings.get_or_create_space("test", "efmin", "v1", 8)
     _fill(personas["case"], space, 300)
     search.forget_space_stats()
@@ -154,3 +154,30 @@ def test_index_info_during_a_swap_reports_no_index_instead_of_failing(personas) 
         finally:
             other.close()
         assert embeddings.index_info(space) == {}
+
+
+@pytest.mark.django_db
+def test_the_migration_gives_existing_narrow_spaces_their_exact_path_index(personas) -> None:
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("retrieval.migrations.0013_exact_path_indexes")
+    narrow = embeddings.get_or_create_space("test", "old-narrow", "v1", 8)
+    wide = embeddings.get_or_create_space("test", "old-wide", "v1", embeddings.EXACT_INDEX_MAX_DIM + 8)
+    _fill(personas["case"], narrow, 50)
+    with connection.cursor() as cur:  # as before the index existed
+        cur.execute(f'DROP INDEX "{embeddings.exact_index_name(narrow.pk)}"')
+        cur.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the test's own open transaction wrote findings
+    with connection.schema_editor() as editor:
+        migration.create(apps, editor)
+
+    def exists(pk: int) -> bool:
+        with connection.cursor() as cur:
+            cur.execute("SELECT count(*) FROM pg_indexes WHERE indexname = %s", [embeddings.exact_index_name(pk)])
+            return cur.fetchone()[0] == 1
+
+    assert exists(narrow.pk) and not exists(wide.pk)
+    with connection.schema_editor() as editor:
+        migration.drop(apps, editor)
+    assert not exists(narrow.pk)

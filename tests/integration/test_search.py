@@ -86,6 +86,69 @@ def test_the_space_gets_a_partial_hnsw_index(space) -> None:
     assert "hnsw" in definition and f"space_id = {space.pk}" in definition and "vector(16)" in definition
 
 
+def _index_defs(pattern: str) -> dict[str, str]:
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT indexname, indexdef FROM pg_indexes WHERE indexname LIKE %s", [pattern])
+        return dict(cur.fetchall())
+
+
+def test_a_narrow_space_gets_a_covering_index_for_the_exact_path_and_a_wide_one_does_not(space) -> None:
+    wide = embeddings.get_or_create_space("test", "wide", "v1", embeddings.EXACT_INDEX_MAX_DIM + 1)
+    definition = _index_defs(embeddings.exact_index_name(space.pk))[embeddings.exact_index_name(space.pk)]
+    assert "btree (case_id) INCLUDE (id, vector)" in definition
+    assert f"space_id = {space.pk}" in definition and "vector IS NOT NULL" in definition
+    assert embeddings.has_exact_index(space) and not embeddings.has_exact_index(wide)
+    assert _index_defs(embeddings.exact_index_name(wide.pk)) == {}
+    embeddings.activate_space(wide)  # only a retired space can be dropped
+    narrow_retired = embeddings.get_or_create_space("test", "vec", "v2", 16)
+    embeddings.activate_space(narrow_retired)
+    embeddings.drop_space(type(space).objects.get(pk=space.pk))
+    assert _index_defs(f"finding_%_space_{space.pk}") == {}
+
+
+def test_the_exact_path_can_answer_from_the_covering_index_alone(personas, space) -> None:
+    from django.db import connection, transaction
+
+    rng = np.random.default_rng(17)
+    _store_many(personas["case"], space, _unit(rng, 300))
+    query = search._build_query(space, _unit(rng, 1)[0], [personas["case"].pk], search.SearchFilters())
+    with transaction.atomic(), connection.cursor() as cur:
+        # the planner may prefer other plans on 300 rows; what matters is that this one is possible at all:
+        # with plain index and heap scans penalised, it takes an index-only scan, which exists only if the
+        # inner query reads no column outside the covering index
+        for name in ("enable_seqscan", "enable_bitmapscan", "enable_indexscan"):
+            cur.execute(f"SET LOCAL {name} = off")
+        cur.execute("EXPLAIN " + query.sql(indexed=False, limit=11), [query.qtext, *query.params])
+        plan = "\n".join(r[0] for r in cur.fetchall())
+    assert f"Index Only Scan using {embeddings.exact_index_name(space.pk)}" in plan
+
+
+def test_the_covering_index_is_scanned_in_one_process(personas, space) -> None:
+    from django.db import connection, transaction
+
+    rng = np.random.default_rng(18)
+    _store_many(personas["case"], space, _unit(rng, 300))
+    query = search._build_query(space, _unit(rng, 1)[0], [personas["case"].pk], search.SearchFilters())
+    assert query.covered
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("ANALYZE retrieval_finding")
+        # make a parallel plan look free, as it does to the planner for large filters
+        for name in ("parallel_setup_cost", "parallel_tuple_cost", "min_parallel_index_scan_size",
+                     "min_parallel_table_scan_size"):
+            cur.execute(f"SET LOCAL {name} = 0")
+        cur.execute("SET LOCAL enable_seqscan = off")
+        explain = "EXPLAIN " + query.sql(indexed=False, limit=11)
+        cur.execute(explain, [query.qtext, *query.params])
+        unrestricted = "\n".join(r[0] for r in cur.fetchall())
+        search._serial_exact_scan(cur, query)
+        cur.execute(explain, [query.qtext, *query.params])
+        serial = "\n".join(r[0] for r in cur.fetchall())
+    assert "Parallel" in unrestricted  # the kind of plan the setting exists to avoid
+    assert "Parallel" not in serial and "Gather" not in serial
+
+
 # --------------------------------------------------------------------------- planning, completeness, cursors
 
 
@@ -114,7 +177,8 @@ def _store_many(case, space, vectors: np.ndarray, per_media: int = 500, kind: st
 def test_a_one_percent_case_filter_in_a_large_space_takes_hnsw_and_returns_k_rows(personas, space, settings) -> None:
     from retrieval.services import cases
 
-    settings.MMSEC_SEARCH_EXACT_MAX_ROWS = 10  # make 4,000 rows a "large" space for the planner
+    # make 4,000 rows a "large" space for the planner
+    settings.MMSEC_SEARCH_EXACT_MAX_ROWS = settings.MMSEC_SEARCH_EXACT_MAX_ROWS_COVERED = 10
     rng = np.random.default_rng(11)
     small = cases.create_case(actor=personas["alice"], title="Small case")
     few = _unit(rng, 40)
@@ -138,7 +202,7 @@ def test_a_one_percent_case_filter_in_a_large_space_takes_hnsw_and_returns_k_row
 
 
 def test_an_index_shortfall_is_requeried_until_the_filtered_set_is_exhausted(personas, space, settings) -> None:
-    settings.MMSEC_SEARCH_EXACT_MAX_ROWS = 10
+    settings.MMSEC_SEARCH_EXACT_MAX_ROWS = settings.MMSEC_SEARCH_EXACT_MAX_ROWS_COVERED = 10
     rng = np.random.default_rng(12)
     _store_many(personas["case"], space, _unit(rng, 600))
     video_ids = _store_many(personas["case"], space, _unit(rng, 3), kind="video")
@@ -153,7 +217,7 @@ def test_an_index_shortfall_is_requeried_until_the_filtered_set_is_exhausted(per
 @pytest.mark.parametrize("exact_max_rows", [20_000, 10])
 def test_cursor_pages_are_complete_ordered_and_stable_with_ties(personas, space, settings,
                                                               exact_max_rows: int) -> None:
-    settings.MMSEC_SEARCH_EXACT_MAX_ROWS = exact_max_rows
+    settings.MMSEC_SEARCH_EXACT_MAX_ROWS = settings.MMSEC_SEARCH_EXACT_MAX_ROWS_COVERED = exact_max_rows
     rng = np.random.default_rng(13)
     base = _unit(rng, 30)
     vectors = np.concatenate([base, base, base])  # every distance three times: ties at page boundaries
@@ -172,7 +236,7 @@ def test_cursor_pages_are_complete_ordered_and_stable_with_ties(personas, space,
             _store_many(personas["other_case"], space, base[:3], tag="late")
     got = [fid for page in pages for fid in page]
     assert len(got) == len(set(got)) == 90 and set(got) == set(ids)
-    settings.MMSEC_SEARCH_EXACT_MAX_ROWS = 20_000
+    settings.MMSEC_SEARCH_EXACT_MAX_ROWS = settings.MMSEC_SEARCH_EXACT_MAX_ROWS_COVERED = 20_000
     one_call = search.search_similar(personas["alice"], space, query, k=90)
     assert one_call.path == "exact" and got == [h.finding_id for h in one_call.hits]
     distances = [(h.distance, h.finding_id) for h in one_call.hits]
