@@ -43,6 +43,14 @@ def default_model_dir() -> Path:
     return Path(root) / "audio_events"
 
 
+#: The embedding space, with the index parameters a new space starts with. Clips of one event class form tight
+#: clusters of near-equal vectors: at 200,000 x 1,024 audio-event-like vectors pgvector's defaults (m 16,
+#: ef_construction 64, ef_search 100) gave recall@10 0.739 unfiltered; m 32 / 128 with an ef floor of 800 gives
+#: 0.990 / 0.999 / 0.987 unfiltered / 50 % / 10 % case filter, p95 42-49 ms (bench/vector_search.py,
+#: docs/benchmarks/vector_search.md, 2026-11-29).
+YAMNET_SPACE = EmbeddingSpec("yamnet", 1024, Distance.COSINE, hnsw_m=32, hnsw_ef_construction=128, ef_search_min=800)
+
+
 class AudioEventPlugin:
     """Sound events with onset/offset/class/confidence for audio files and video soundtracks."""
 
@@ -52,7 +60,7 @@ class AudioEventPlugin:
     model_version: ClassVar[str] = "yamnet-sead0.2.1-f32-tfmel-v1"
     api_version: ClassVar[int] = API_VERSION
     media_kinds: ClassVar[frozenset[MediaKind]] = frozenset({MediaKind.AUDIO})
-    embeddings: ClassVar[tuple[EmbeddingSpec, ...]] = (EmbeddingSpec("yamnet", 1024, Distance.COSINE),)
+    embeddings: ClassVar[tuple[EmbeddingSpec, ...]] = (YAMNET_SPACE,)
     artifacts: ClassVar[tuple[ModelArtifact, ...]] = tuple(
         ModelArtifact(name, name, sha) for name, (_, sha) in FILES.items()
     )

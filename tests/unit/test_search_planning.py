@@ -76,7 +76,7 @@ def test_a_space_can_raise_the_ef_floor_but_not_beyond_the_limit() -> None:
 def test_a_space_with_a_covering_index_searches_larger_filtered_sets_exactly() -> None:
     def plan(candidates: int, dim: int, covered: bool):
         return search.plan_search(candidates=candidates, space_rows=1_000_000, need=11, dim=dim, iterative=False,
-                                  exact_max_rows=20_000, exact_max_rows_covered=120_000, covered=covered).path
+                                  exact_max_rows=20_000, exact_max_rows_covered=150_000, covered=covered).path
 
     assert plan(100_000, 128, covered=True) == "exact"  # a 10 % filter of 1M face vectors
     assert plan(100_000, 128, covered=False) == "hnsw"
