@@ -51,13 +51,21 @@ apt:
 apt-test: apt
 	@$(call apt_install,chromium)
 
+# Test-only npm packages: a PostgreSQL with pgvector >= 0.8 (PGlite) for tests/integration/test_external_pgvector.py.
+PGV_NEXT := tests/pgvector_next
+PGV_STAMP := $(PGV_NEXT)/node_modules/.package-lock.json
+
+$(PGV_STAMP): $(PGV_NEXT)/package.json $(PGV_NEXT)/package-lock.json
+	@command -v npm >/dev/null || { $(call apt_install,nodejs npm); }
+	npm ci --prefix $(PGV_NEXT) --no-audit --no-fund --loglevel=error
+
 models: $(STAMP)
 	@$(foreach m,$(MODEL_INSTALLERS),$(PY) -m $(subst /,.,$(basename $(m))) $(MODEL_DIR)/$(word 2,$(subst /, ,$(m))) &&) true
 
 run: deps apt models
 	$(PY) -m mmsec_site.run
 
-test: deps apt-test models
+test: deps apt-test models $(PGV_STAMP)
 	$(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: deps
