@@ -170,10 +170,13 @@ class EmbeddingSpaceAdmin(CountOnlyDeleteMixin, admin.ModelAdmin):
     @admin.display(description="Live index")
     def live_index(self, obj: EmbeddingSpace) -> str:
         info = embedding_services.index_info(obj)
-        if not info:
-            return "none"
-        return (f"{embedding_services.index_name(obj)}: m={info['m']}, ef_construction={info['ef_construction']}, "
-                f"{info['bytes'] / 2**20:.1f} MiB{'' if info['valid'] else ', INVALID'}")
+        hnsw = (f"{embedding_services.index_name(obj)}: m={info['m']}, ef_construction={info['ef_construction']}, "
+                f"{info['bytes'] / 2**20:.1f} MiB{'' if info['valid'] else ', INVALID'}") if info else "none"
+        exact = embedding_services.exact_index_bytes(obj)
+        if exact is not None:
+            return (f"{hnsw}; exact-path index {embedding_services.exact_index_name(obj.pk)}: {exact / 2**20:.1f} MiB "
+                    "(selective filters are searched exactly from it)")
+        return f"{hnsw}; no exact-path index ({obj.dim} dimensions > {embedding_services.EXACT_INDEX_MAX_DIM})"
 
     def save_model(self, request: HttpRequest, obj: EmbeddingSpace, form: Any, change: bool) -> None:
         try:

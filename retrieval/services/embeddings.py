@@ -274,6 +274,15 @@ def index_info(space: EmbeddingSpace) -> dict[str, Any]:
             "ef_construction": int(options.get("ef_construction", 64))}
 
 
+def exact_index_bytes(space: EmbeddingSpace) -> int | None:
+    """Size of the space's covering exact-path index (None: the space has none)."""
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_relation_size(c.oid) FROM pg_class c WHERE c.relname = %s",
+                    [exact_index_name(space.pk)])
+        row = cur.fetchone()
+    return int(row[0]) if row and row[0] is not None else None
+
+
 def index_build_progress(space: EmbeddingSpace) -> dict[str, Any] | None:
     """Progress of a running build of this space's index, from ``pg_stat_progress_create_index``; None if idle."""
     with connection.cursor() as cur:

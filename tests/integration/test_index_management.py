@@ -37,6 +37,7 @@ def test_the_admin_edits_parameters_and_shows_the_live_index(client, personas) -
     url = f"/admin/retrieval/embeddingspace/{space.pk}/change/"
     page = client.get(url).content.decode()
     assert "m=16, ef_construction=64" in page and "ready" in page
+    assert f"{embeddings.exact_index_name(space.pk)}" in page and "exact-path index" in page
     client.post(url, {"hnsw_m": "24", "hnsw_ef_construction": "100"})
     space.refresh_from_db()
     assert (space.hnsw_m, space.hnsw_ef_construction) == (24, 100)
