@@ -28,6 +28,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from retrieval.models import EmbeddingSpace, Finding, MediaItem, SpaceState
+from retrieval.services import partitioning
 
 OPCLASS = {"cosine": "vector_cosine_ops", "l2": "vector_l2_ops", "ip": "vector_ip_ops"}
 OPERATOR = {"cosine": "<=>", "l2": "<->", "ip": "<#>"}
@@ -189,15 +190,17 @@ def store_findings(media: MediaItem, plugin: str, model_version: str, findings: 
             key=f.key[:64], space=f.space, vector=vector, label=(f.label or "")[:200], score=f.score,
             text=f.text or "", start_s=f.start_s, end_s=f.end_s, box=f.box, data=f.data or {},
         ))
+    # A partitioned findings table (services.partitioning) has the space in its upsert key.
+    unique, update = ["media", "plugin", "model_version", "key"], ["space", "vector", "label", "score", "text",
+                                                                     "start_s", "end_s", "box", "data"]
+    if partitioning.is_partitioned():
+        unique, update = [*unique, "space"], update[1:]
     with transaction.atomic():
         Finding.objects.filter(media=media, plugin=plugin, model_version=model_version).exclude(
             key__in=[r.key for r in rows]
         ).delete()
-        Finding.objects.bulk_create(
-            rows, update_conflicts=True, unique_fields=["media", "plugin", "model_version", "key"],
-            update_fields=["space", "vector", "label", "score", "text", "start_s", "end_s", "box", "data"],
-            batch_size=500,
-        )
+        Finding.objects.bulk_create(rows, update_conflicts=True, unique_fields=unique, update_fields=update,
+                                    batch_size=500)
     if len(rows) >= settings.MMSEC_ANALYZE_AFTER_ROWS:
         transaction.on_commit(analyze_findings)  # a bulk load: keep the planner's row estimates true
     return len(rows)
@@ -248,10 +251,12 @@ def rebuild_space_index(space_id: int) -> dict[str, Any]:
     EmbeddingSpace.objects.filter(pk=space.pk).update(index_ready=False)
     started = timezone.now()
     with connection.cursor() as cur:
-        cur.execute(f'DROP INDEX CONCURRENTLY IF EXISTS "{new}"')  # left over by an interrupted rebuild
+        concurrently = "" if partitioning.is_partitioned() else "CONCURRENTLY "
+        cur.execute(f'DROP INDEX {concurrently}IF EXISTS "{new}"')  # left over by an interrupted rebuild
         for stmt in build_session_settings():
             cur.execute(stmt)
-        cur.execute(index_sql(space, new, concurrently=True))
+        # CONCURRENTLY is not possible on a partitioned table: there writes wait for the build
+        cur.execute(index_sql(space, new, concurrently=not partitioning.is_partitioned()))
         cur.execute("RESET maintenance_work_mem; RESET max_parallel_maintenance_workers")
     with transaction.atomic(), connection.cursor() as cur:
         cur.execute(f'DROP INDEX IF EXISTS "{old}"')
@@ -261,10 +266,15 @@ def rebuild_space_index(space_id: int) -> dict[str, Any]:
     return {"space": space.pk, "seconds": round((timezone.now() - started).total_seconds(), 1), **index_info(space)}
 
 
+#: Size of index ``c``; a partitioned index (services.partitioning) has none of its own: its partitions' sum.
+_SIZE = ("coalesce((SELECT sum(pg_relation_size(t.relid)) FROM pg_partition_tree(c.oid) t WHERE t.isleaf), "
+         "pg_relation_size(c.oid))")
+
+
 def index_info(space: EmbeddingSpace) -> dict[str, Any]:
     """Size and build options of the live index (``{}`` if it does not exist)."""
     with connection.cursor() as cur:
-        cur.execute("SELECT pg_relation_size(c.oid), c.reloptions, i.indisvalid FROM pg_class c "
+        cur.execute(f"SELECT {_SIZE}, c.reloptions, i.indisvalid FROM pg_class c "
                     "JOIN pg_index i ON i.indexrelid = c.oid WHERE c.relname = %s", [index_name(space)])
         row = cur.fetchone()
     if not row or row[0] is None:  # NULL size: dropped after this snapshot saw it (a rebuild's swap)
@@ -277,8 +287,7 @@ def index_info(space: EmbeddingSpace) -> dict[str, Any]:
 def exact_index_bytes(space: EmbeddingSpace) -> int | None:
     """Size of the space's covering exact-path index (None: the space has none)."""
     with connection.cursor() as cur:
-        cur.execute("SELECT pg_relation_size(c.oid) FROM pg_class c WHERE c.relname = %s",
-                    [exact_index_name(space.pk)])
+        cur.execute(f"SELECT {_SIZE} FROM pg_class c WHERE c.relname = %s", [exact_index_name(space.pk)])
         row = cur.fetchone()
     return int(row[0]) if row and row[0] is not None else None
 
