@@ -45,7 +45,18 @@ def _transcript_query_model() -> None:
     transcripts.embed_query("warm-up")
 
 
-WARMERS = {"probe models": _probe_models, "transcript semantic search": _transcript_query_model}
+def _vector_search_capabilities() -> None:
+    """Read the database's pgvector version and findings layout once at start, and say what search will use."""
+    from retrieval.services import partitioning, search
+
+    version = search.pgvector_version()
+    log.info("vector search: pgvector %s, iterative index scans %s, findings table %s", version,
+             "on" if search.supports_iterative_scan(version) else "off (post-filtered HNSW + exact path)",
+             "partitioned by space" if partitioning.is_partitioned() else "not partitioned")
+
+
+WARMERS = {"probe models": _probe_models, "transcript semantic search": _transcript_query_model,
+           "vector search capabilities": _vector_search_capabilities}
 
 
 def warm_web_models() -> dict[str, float | str]:

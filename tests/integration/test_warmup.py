@@ -53,3 +53,16 @@ def test_web_processes_run_torch_single_threaded(settings) -> None:
         assert warmup.limit_torch_threads() == 1 == torch.get_num_threads()
     finally:
         torch.set_num_threads(before)
+
+
+def test_warm_up_detects_what_vector_search_will_use(caplog) -> None:
+    from retrieval.services import search
+
+    search._versions.clear()  # as in a fresh process
+    with caplog.at_level("INFO", logger="retrieval.services.warmup"):
+        done = warmup.warm_web_models()
+    assert isinstance(done["vector search capabilities"], float), done
+    assert "default" in search._versions  # cached for the first search
+    line = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("vector search:"))
+    assert f"pgvector {search._versions['default']}" in line and "iterative index scans off" in line
+    assert "not partitioned" in line
