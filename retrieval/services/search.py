@@ -47,6 +47,10 @@ from retrieval.services.embeddings import EF_SEARCH_RANGE, OPERATOR, has_exact_i
 EF_MAX = EF_SEARCH_RANGE[1]
 #: ``ef`` must cover this many times the rows a filter is expected to keep (recall headroom).
 EF_HEADROOM = 4.0
+#: The same for spaces with the covering exact-path index, whose index path starts only above the exact
+#: budget: at 1M x 128 face-like vectors, 20-25 % filters kept recall@10 0.973-0.980 at ef 400 and 0.987-0.993
+#: at ef 700 (docs/benchmarks/vector_search.md).
+EF_HEADROOM_COVERED = 12.0
 #: Smallest ``ef`` used by default (``MMSEC_SEARCH_EF_MIN``); see docs/benchmarks/vector_search.md for recall.
 EF_MIN = 100
 #: How long per-case row counts of a space are reused.
@@ -142,7 +146,8 @@ def plan_search(*, candidates: int, space_rows: int, need: int, dim: int, iterat
         return Plan("exact")
     share = min(1.0, candidates / max(1, space_rows))
     floor = min(EF_MAX, ef_min if ef_min is not None else getattr(settings, "MMSEC_SEARCH_EF_MIN", EF_MIN))
-    ef = max(floor, need, math.ceil(EF_HEADROOM * need / share))
+    headroom = EF_HEADROOM_COVERED if covered and share < 1.0 else EF_HEADROOM
+    ef = max(floor, need, math.ceil(headroom * need / share))
     if iterative:
         return Plan("hnsw-iterative", min(ef, EF_MAX))
     if ef <= EF_MAX:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from retrieval.services import search
@@ -83,3 +85,15 @@ def test_a_space_with_a_covering_index_searches_larger_filtered_sets_exactly() -
     assert plan(500_000, 128, covered=True) == "hnsw"  # half the space: the index is faster
     assert plan(100_000, 384, covered=True) == "hnsw"  # the budget shrinks with the dimension
     assert plan(30_000, 384, covered=True) == "exact"
+
+
+def test_above_the_covered_exact_budget_a_filter_gets_more_ef_headroom() -> None:
+    def plan(candidates: int, covered: bool):
+        return search.plan_search(candidates=candidates, space_rows=1_000_000, need=11, dim=128, iterative=False,
+                                  exact_max_rows=20_000, exact_max_rows_covered=150_000, covered=covered, ef_min=400)
+
+    covered, plain = plan(200_000, True), plan(200_000, False)  # a 20 % filter
+    assert (covered.path, plain.path) == ("hnsw", "hnsw")
+    assert covered.ef == math.ceil(search.EF_HEADROOM_COVERED * 11 / 0.2) > plain.ef == 400
+    assert plan(1_000_000, True).ef == plan(1_000_000, False).ef == 400  # no filter: the floor decides
+    assert plan(500_000, True).ef == 400  # half the space: 12 x 11 / 0.5 = 264 is below the floor
