@@ -15,7 +15,9 @@ Data (seeded, regenerated identically by every phase):
   Gaussian cluster on the sphere (same-identity cosine ~0.64, different ~0).
 - ``events``: ``--n1024`` x 1,024-d unit vectors, audio-event-like: 500 classes with class-dependent spread.
 - Both spread over ``--cases`` cases of Zipf sizes (case of rank r holds a share proportional to 1/r), the case
-  independent of the identity (the hard case for post-filtering); media items of ~50 findings each.
+  independent of the identity (the hard case for post-filtering); media items of ~50 findings each, written
+  media item by media item in random order (``--layout media``, as ``store_findings`` writes them) or every row in
+  random case order (``--layout random``, the worst heap layout; the order of the runs before 2026-11-29).
 
 Load: cases (+ membership of the bench user), media items and findings go into the real tables (findings by
 binary ``COPY`` with the space's HNSW index dropped), ``ANALYZE``, then the index is built by the real
