@@ -176,6 +176,8 @@ class EmbeddingSpaceAdmin(CountOnlyDeleteMixin, admin.ModelAdmin):
         if exact is not None:
             return (f"{hnsw}; exact-path index {embedding_services.exact_index_name(obj.pk)}: {exact / 2**20:.1f} MiB "
                     "(selective filters are searched exactly from it)")
+        if embedding_services.has_exact_index(obj):
+            return f"{hnsw}; exact-path index missing (migration 0013 or a new space creates it)"
         return f"{hnsw}; no exact-path index ({obj.dim} dimensions > {embedding_services.EXACT_INDEX_MAX_DIM})"
 
     def save_model(self, request: HttpRequest, obj: EmbeddingSpace, form: Any, change: bool) -> None:
