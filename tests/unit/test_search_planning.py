@@ -97,3 +97,11 @@ def test_above_the_covered_exact_budget_a_filter_gets_more_ef_headroom() -> None
     assert covered.ef == math.ceil(search.EF_HEADROOM_COVERED * 11 / 0.2) > plain.ef == 400
     assert plan(1_000_000, True).ef == plan(1_000_000, False).ef == 400  # no filter: the floor decides
     assert plan(500_000, True).ef == 400  # half the space: 12 x 11 / 0.5 = 264 is below the floor
+
+
+def test_by_default_a_wide_space_searches_up_to_10000_rows_exactly() -> None:
+    def plan(candidates: int):
+        return search.plan_search(candidates=candidates, space_rows=200_000, need=11, dim=1024, iterative=False).path
+
+    assert plan(10_000) == "exact"  # a 5 % filter of 200k audio-event vectors
+    assert plan(12_000) == "hnsw"
