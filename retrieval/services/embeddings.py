@@ -250,13 +250,13 @@ def rebuild_space_index(space_id: int) -> dict[str, Any]:
     new, old = _rebuild_name(space), index_name(space)
     EmbeddingSpace.objects.filter(pk=space.pk).update(index_ready=False)
     started = timezone.now()
+    concurrent = not partitioning.is_partitioned()  # not possible on a partitioned table: writes wait there
     with connection.cursor() as cur:
-        concurrently = "" if partitioning.is_partitioned() else "CONCURRENTLY "
-        cur.execute(f'DROP INDEX {concurrently}IF EXISTS "{new}"')  # left over by an interrupted rebuild
+        # left over by an interrupted rebuild
+        cur.execute(f'DROP INDEX {"CONCURRENTLY " if concurrent else ""}IF EXISTS "{new}"')
         for stmt in build_session_settings():
             cur.execute(stmt)
-        # CONCURRENTLY is not possible on a partitioned table: there writes wait for the build
-        cur.execute(index_sql(space, new, concurrently=not partitioning.is_partitioned()))
+        cur.execute(index_sql(space, new, concurrently=concurrent))
         cur.execute("RESET maintenance_work_mem; RESET max_parallel_maintenance_workers")
     with transaction.atomic(), connection.cursor() as cur:
         cur.execute(f'DROP INDEX IF EXISTS "{old}"')

@@ -17,6 +17,8 @@ from django.db import connection, transaction
 
 from retrieval.models import Alert, Finding, MediaItem, Watchlist
 from retrieval.services import embeddings, partitioning, search
+from tests.integration.test_search import _media
+from tests.integration.test_search import _unit as _unit_vectors
 
 pytestmark = pytest.mark.django_db
 
@@ -30,19 +32,13 @@ def _layout_cache() -> Iterator[None]:
     search.forget_space_stats()
 
 
-def _media(case, name: str) -> MediaItem:
-    return MediaItem.objects.create(case=case, original_name=name, sha256=f"{abs(hash(name)):064x}"[:64], size=1,
-                                    kind="image", status="ready")
-
-
 def _store(media: MediaItem, space, vectors: np.ndarray, extra: list | None = None) -> None:
     embeddings.store_findings(media, "test", "v1", [
         embeddings.NewFinding(key=str(i), space=space, vector=v) for i, v in enumerate(vectors)] + (extra or []))
 
 
 def _unit(rng: np.random.Generator, n: int) -> np.ndarray:
-    v = rng.normal(size=(n, 8)).astype(np.float32)
-    return v / np.linalg.norm(v, axis=1, keepdims=True)
+    return _unit_vectors(rng, n, dim=8)
 
 
 def _count(table: str) -> int:
