@@ -53,15 +53,13 @@ SPACE = "fp_index"
 WINDOW_SPACE = "fp_window"
 #: Window rows fetched per candidate print wanted (a print has up to five windows).
 WINDOW_ROWS_PER_CANDIDATE = 5
-#: Candidates fetched from pgvector and re-ranked with the minutiae matcher (``rerank_depth``): 200 while the
-#: searched gallery holds at most ``DEEP_RERANK_MAX_GALLERY`` prints, 100 beyond. Measured on the synthetic
-#: galleries of bench/fingerprint.py: at 10,000 prints 200 lift rank-1 from 97.99 to 98.28 % (300 add nothing
-#: more) at p95 711 ms; at 100,000 they lower it from 97.13 to 96.84 % (among candidates 101-200 impostors
-#: outscore more mates than they reveal) and take p95 to 1,083 ms, past the 1 s budget. The cut-over sits
-#: between the two measured sizes (about their geometric mean); it was not tuned further.
-CANDIDATES = 200
-CANDIDATES_LARGE_GALLERY = 100
-DEEP_RERANK_MAX_GALLERY = 30_000
+#: Candidates fetched from pgvector and re-ranked with the minutiae matcher, ordered by ``matching.rank_score``
+#: (MCC score plus 0.2 x the code cosine). Measured on the synthetic galleries of bench/fingerprint.py: ranked by
+#: the MCC score alone, deeper lists lost rank-1 at 100,000 prints (200 candidates 96.84 % vs 100: 97.13 %);
+#: with the code's vote they gain (validation set, 100,000 prints: 100 / 500 / 1,000 candidates 96.71 / 97.14 /
+#: 97.42 %). 1,000 would cost about 0.85 s of matching per query on one core of the 2-core VM, past the 1 s
+#: budget with the candidate stage; 500 cost 0.37-0.42 s (p50-p95).
+RERANK_DEPTH = 500
 #: Re-ranked candidates shown (with their matched minutiae pairs).
 SHOWN = 10
 #: Enrolment refuses prints below this NFIQ2-style quality (0-100) or with fewer minutiae (settings override).
@@ -435,6 +433,11 @@ class Comparison:
     view: PrintView | None = None
     is_match: bool = False
 
+    @property
+    def rank_score(self) -> float:
+        """What 1:N candidates are ordered by (``matching.rank_score``); the decision uses ``score`` alone."""
+        return float(_matching().rank_score(self.score, self.similarity))
+
 
 @dataclass
 class _Outcome:
@@ -489,18 +492,13 @@ class _Ranked:
     path: str
 
 
-def rerank_depth(gallery: int) -> int:
-    """How many candidates a search of ``gallery`` prints re-ranks (see ``CANDIDATES``)."""
-    return CANDIDATES if gallery <= DEEP_RERANK_MAX_GALLERY else CANDIDATES_LARGE_GALLERY
-
-
 def _rank(user: Any, space: Any, probe: Finding, *, scope: str, k: int | None,
           exclude_media_id: int | None = None, narrow: probes.ProbeFilters = probes.NO_FILTERS) -> _Ranked:
     """The 1:N core: candidates by the probe's index code among prints of visible cases (enrolled ones unless
     ``scope="all"``; never the probe's own item), re-ranked by the minutiae matcher, best first.
 
     ``probe`` is a stored print finding or an unsaved one built from a probe image (``probe_finding``); ``k``
-    candidates are re-ranked (``None``: ``rerank_depth`` of the searched gallery).
+    candidates are re-ranked (``None``: ``RERANK_DEPTH``).
     """
     visible = list(Case.objects.visible_to(user).values_list("id", flat=True))
     if space is None or probe.vector is None:
@@ -509,7 +507,7 @@ def _rank(user: Any, space: Any, probe: Finding, *, scope: str, k: int | None,
     filters = narrow.search_filters(exclude_media_ids=exclude, labels=["fingerprint"],
                                     media_ids=enrolled_media_ids(visible) if scope == "enrolled" else None)
     gallery = _gallery_size(space, visible, exclude, narrow, filters)
-    k = rerank_depth(gallery) if k is None else k
+    k = RERANK_DEPTH if k is None else k
     result = search.search_similar(user, space, probe.vector, k=k, filters=filters)
     best = _candidates(user, space, probe, result, k=k,
                        window_filters=narrow.search_filters(exclude_media_ids=exclude, media_ids=filters.media_ids))
@@ -527,7 +525,7 @@ def _rank(user: Any, space: Any, probe: Finding, *, scope: str, k: int | None,
                 continue
             comparisons.append(Comparison(finding=f, media=f.media, score=float(s), calibrated=calibrated(s),
                                           similarity=sim, enrolments=by_media.get(m, []), is_match=s >= threshold))
-        comparisons.sort(key=lambda c: -c.score)
+        comparisons.sort(key=lambda c: -c.rank_score)
     return _Ranked(comparisons, gallery, result.path)
 
 
@@ -761,13 +759,12 @@ def match_watchlist(watchlist: Watchlist, media: MediaItem, findings: list[Findi
     gallery = _watchlist_gallery(watchlist, media) if probes else []
     if not gallery:
         return []
-    depth = rerank_depth(len(gallery))
-    if len(gallery) > depth:  # large watchlist: candidate stage on the index codes, as in 1:N
+    if len(gallery) > RERANK_DEPTH:  # large watchlist: candidate stage on the index codes, as in 1:N
         codes = np.asarray([np.asarray(g.finding.vector, dtype=np.float32) for g in gallery])
         keep = set()
         for probe in probes:
             sims = codes @ np.asarray(probe.vector, dtype=np.float32)
-            keep.update(np.argsort(-sims)[:depth].tolist())
+            keep.update(np.argsort(-sims)[:RERANK_DEPTH].tolist())
         gallery = [gallery[i] for i in sorted(keep)]
     matches = []
     for probe in probes:

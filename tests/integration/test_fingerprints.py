@@ -85,22 +85,44 @@ def test_identify_finds_the_subject_and_says_no_match_for_an_unknown_finger(api,
     assert everything.gallery == 5 and everything.best.media == gallery["a0"]
 
 
-def test_rerank_depth_follows_the_size_of_the_searched_gallery(api, personas, gallery, monkeypatch) -> None:
-    """Small galleries re-rank CANDIDATES (200), large ones CANDIDATES_LARGE_GALLERY (100): measured at 10,000 and
-    100,000 synthetic prints (bench/fingerprint.py). Shrunk here so that a 3-print gallery shows the switch."""
-    assert fingerprints.rerank_depth(fingerprints.DEEP_RERANK_MAX_GALLERY) == fingerprints.CANDIDATES == 200
-    assert fingerprints.rerank_depth(fingerprints.DEEP_RERANK_MAX_GALLERY + 1) == 100
+def test_rerank_depth_is_the_same_for_every_gallery_and_an_explicit_k_wins(api, personas, gallery,
+                                                                          monkeypatch) -> None:
+    """RERANK_DEPTH (500, measured on bench/fingerprint.py's synthetic galleries) candidates are re-ranked whatever
+    the size of the searched gallery; shrunk here so that a 3- and a 5-print gallery show the cut."""
+    assert fingerprints.RERANK_DEPTH == 500
     probe = _print(api, personas, "a1.png", fp.synthetic(11, 1))
     for seed in (13, 14):  # unenrolled prints: only scope="all" searches them
         _print(api, personas, f"c{seed}.png", fp.synthetic(seed, 0))
-    monkeypatch.setattr(fingerprints, "CANDIDATES", 2)
-    monkeypatch.setattr(fingerprints, "CANDIDATES_LARGE_GALLERY", 1)
-    monkeypatch.setattr(fingerprints, "DEEP_RERANK_MAX_GALLERY", 3)
-    deep = fingerprints.identify(personas["bob"], probe)  # 3 enrolled prints: the deep setting
-    assert deep.gallery == 3 and deep.candidates == 2 and deep.best.media == gallery["a0"]
-    wide = fingerprints.identify(personas["bob"], probe, scope="all")  # 5 prints: past the cut-over
-    assert wide.gallery == 5 and wide.candidates == 1 and wide.best.media == gallery["a0"]
+    monkeypatch.setattr(fingerprints, "RERANK_DEPTH", 2)
+    enrolled = fingerprints.identify(personas["bob"], probe)
+    assert enrolled.gallery == 3 and enrolled.candidates == 2 and enrolled.best.media == gallery["a0"]
+    everything = fingerprints.identify(personas["bob"], probe, scope="all")
+    assert everything.gallery == 5 and everything.candidates == 2 and everything.best.media == gallery["a0"]
     assert fingerprints.identify(personas["bob"], probe, scope="all", k=3).candidates == 3  # an explicit k wins
+
+
+def test_candidates_are_ordered_by_the_matcher_score_with_the_code_similarity_as_a_tie_breaker(
+        api, personas, gallery, monkeypatch) -> None:
+    """Identification lists candidates by ``matching.rank_score`` (MCC score + weight x code cosine) while the
+    decision stays on the MCC score: with the weight at 0 the order is the MCC order, with a huge weight it is the
+    candidate stage's order, and the same best print is a match either way only if its MCC score reaches the
+    threshold."""
+    from plugins.fingerprint import matching
+
+    probe = _print(api, personas, "a1.png", fp.synthetic(11, 1))
+    for weight in (0.0, matching.CODE_SIMILARITY_WEIGHT, 1000.0):
+        monkeypatch.setattr(matching, "CODE_SIMILARITY_WEIGHT", weight)
+        result = fingerprints.identify(personas["bob"], probe)
+        ranked = [(c.score + weight * c.similarity) for c in result.comparisons]
+        assert len(ranked) == 3 and ranked == sorted(ranked, reverse=True), weight
+        assert all(c.rank_score == pytest.approx(r) for c, r in zip(result.comparisons, ranked, strict=True))
+        assert result.best.media == gallery["a0"]  # the mate: best by both the matcher and the code
+        assert result.best.is_match == (result.best.score >= fingerprints.identify_threshold())
+    by_code = [c.similarity for c in result.comparisons]
+    assert by_code == sorted(by_code, reverse=True)
+    monkeypatch.setattr(matching, "CODE_SIMILARITY_WEIGHT", 0.0)
+    by_score = [c.score for c in fingerprints.identify(personas["bob"], probe).comparisons]
+    assert by_score == sorted(by_score, reverse=True)
 
 
 def test_candidates_take_the_best_of_the_full_code_and_the_print_windows(personas, gallery) -> None:

@@ -80,3 +80,16 @@ def test_match_pairs_gives_the_score_and_valid_minutia_pairs() -> None:
     assert all(0 <= i < len(a) and 0 <= j < len(b) for i, j in pairs)
     assert len({i for i, _ in pairs}) == len(pairs) == len({j for _, j in pairs})  # one-to-one
     assert matching.match_pairs(Template(a[:1], 300, 360), Template(b, 300, 360)) == (0.0, [])
+
+
+def test_rank_score_lets_the_code_decide_near_ties_but_not_clear_wins() -> None:
+    from plugins.fingerprint import matching
+
+    w = matching.CODE_SIMILARITY_WEIGHT
+    assert 0 < w < 1
+    # near tie on MCC: the candidate whose index code is much closer ranks first
+    assert matching.rank_score(0.150, 0.30) > matching.rank_score(0.155, 0.05)
+    # a clear MCC win is not overturned by any code similarity (cosines are at most 1)
+    assert matching.rank_score(0.40, -0.2) > matching.rank_score(0.15, 1.0)
+    np.testing.assert_allclose(matching.rank_score(np.array([0.1, 0.2]), np.array([0.5, 0.0])), [0.1 + 0.5 * w, 0.2])
+    assert matching.rank_score(0.3, None) == 0.3
