@@ -401,7 +401,8 @@ def identification(enrolled: list[np.ndarray], probes: list[tuple[int, np.ndarra
             t0 = time.perf_counter()
             top, sims = _candidates(g_codes @ q, g_win.codes @ q, g_win.owner, depth)
             t1 = time.perf_counter()
-            int(np.argmax(matching.rank_score(matching.match_many(pm, [gal[int(k)] for k in top]), sims)))
+            scores = matching.match_many(pm, [gal[int(k)] for k in top])
+            np.argsort(-matching.rank_score(scores, sims), kind="stable")  # the service's order of the list
             t2 = time.perf_counter()
             cpu.append(time.process_time() - c0)
             lat.append(t2 - t0)

@@ -101,7 +101,7 @@ def test_rerank_depth_is_the_same_for_every_gallery_and_an_explicit_k_wins(api, 
     assert fingerprints.identify(personas["bob"], probe, scope="all", k=3).candidates == 3  # an explicit k wins
 
 
-def test_candidates_are_ordered_by_the_matcher_score_with_the_code_similarity_as_a_tie_breaker(
+def test_candidates_are_ordered_by_the_matcher_score_plus_a_little_of_the_code_similarity(
         api, personas, gallery, monkeypatch) -> None:
     """Identification lists candidates by ``matching.rank_score`` (MCC score + weight x code cosine) while the
     decision stays on the MCC score: with the weight at 0 the order is the MCC order, with a huge weight it is the
